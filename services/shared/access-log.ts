@@ -1,0 +1,31 @@
+import fp from 'fastify-plugin';
+import type { FastifyPluginAsync } from 'fastify';
+
+export interface AccessLogOptions {
+  /** pino level of the one line per request; `silent` turns it off. */
+  level: 'info' | 'debug' | 'silent';
+}
+
+/**
+ * One JSON line per request: method, route template, status, duration. Never the raw URL's query
+ * string, never a header value that could carry a credential.
+ */
+const accessLog: FastifyPluginAsync<AccessLogOptions> = async (app, opts) => {
+  if (opts.level === 'silent') return;
+  const level = opts.level;
+  app.addHook('onResponse', async (req, reply) => {
+    req.log[level](
+      {
+        method: req.method,
+        route: req.routeOptions.url ?? 'unmatched',
+        path: req.url.split('?', 1)[0],
+        status: reply.statusCode,
+        duration_ms: Math.round(reply.elapsedTime * 100) / 100,
+        remote: req.ip,
+      },
+      'request',
+    );
+  });
+};
+
+export default fp(accessLog, { name: 'access-log', fastify: '5.x' });

@@ -1,0 +1,39 @@
+import type { EnvReader } from './env.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** What every service reads: where to listen, where Postgres is, how to log and stop. */
+export interface CommonConfig {
+  databaseUrl: string;
+  databasePoolMax: number;
+  host: string;
+  port: number;
+  metricsHost: string;
+  metricsPort: number;
+  logLevel: LogLevel;
+  /** Seconds readiness reports "shutting down" before the listener closes (endpoint removal). */
+  shutdownDelaySeconds: number;
+  /** Seconds in-flight requests get to finish before the process exits anyway. */
+  shutdownTimeoutSeconds: number;
+}
+
+export function readCommonConfig(r: EnvReader, ports: { port: number; metricsPort: number }): CommonConfig {
+  const databaseUrl = r.url('DATABASE_URL', { required: true, file: true, protocols: ['postgres:', 'postgresql:'] }) ?? '';
+  const host = r.string('HOST', { default: '0.0.0.0' }) ?? '0.0.0.0';
+  const config: CommonConfig = {
+    databaseUrl,
+    databasePoolMax: r.int('DATABASE_POOL_MAX', { default: 10, min: 1, max: 1000 }),
+    host,
+    port: r.port('PORT', ports.port),
+    metricsHost: r.string('METRICS_HOST', { default: host }) ?? host,
+    metricsPort: r.port('METRICS_PORT', ports.metricsPort),
+    logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    shutdownDelaySeconds: r.int('SHUTDOWN_DELAY_SECONDS', { default: 5, min: 0, max: 300 }),
+    shutdownTimeoutSeconds: r.int('SHUTDOWN_TIMEOUT_SECONDS', { default: 20, min: 1, max: 600 }),
+  };
+  if (config.port !== 0 && config.port === config.metricsPort) {
+    r.fail('METRICS_PORT', 'must differ from PORT (metrics are never served on the main port)');
+  }
+  return config;
+}

@@ -1,0 +1,39 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+
+export interface DbOptions {
+  url: string;
+  poolMax?: number;
+  /** Milliseconds to wait for a connection before failing (fail closed, fast). */
+  connectTimeoutMs?: number;
+  /** Milliseconds a statement may run before Postgres cancels it. */
+  statementTimeoutMs?: number;
+}
+
+export interface Db {
+  kysely: Kysely<Database>;
+  pool: pg.Pool;
+  destroy(): Promise<void>;
+}
+
+/** Opens a pool and a typed Kysely instance over it. Pool errors (a dropped idle client) never crash. */
+export function connect(opts: DbOptions): Db {
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.poolMax ?? 10,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 2000,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: opts.statementTimeoutMs ?? 5000,
+    application_name: 'saml-authz',
+  });
+  // An idle client whose server went away emits 'error' on the pool; the next checkout reconnects.
+  pool.on('error', () => {});
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  let destroyed: Promise<void> | undefined;
+  return {
+    kysely,
+    pool,
+    destroy: () => (destroyed ??= kysely.destroy()),
+  };
+}

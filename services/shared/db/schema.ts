@@ -1,0 +1,43 @@
+import type { ColumnType, Generated } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+/** One row per issued JWT: the authz-service accepts a token only while its row is live. */
+export interface IssuedTokensTable {
+  jti: string;
+  subject: string;
+  email: string | null;
+  groups: ColumnType<string[], string[], string[]>;
+  idp_issuer: string;
+  session_index: string | null;
+  client_address: string | null;
+  issued_at: Timestamp;
+  expires_at: Timestamp;
+  revoked_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
+  revoked_reason: string | null;
+}
+
+/** SAML assertion ids already redeemed: the replay store, kept until NotOnOrAfter plus skew. */
+export interface SamlAssertionsTable {
+  assertion_id: string;
+  idp_issuer: string;
+  jti: string | null;
+  received_at: Generated<Date>;
+  expires_at: Timestamp;
+}
+
+/** Outstanding SP-initiated AuthnRequest ids, single use, so any replica can finish a login. */
+export interface SamlRequestsTable {
+  request_id: string;
+  created_at: Generated<Date>;
+  expires_at: Timestamp;
+}
+
+export interface Database {
+  issued_tokens: IssuedTokensTable;
+  saml_assertions: SamlAssertionsTable;
+  saml_requests: SamlRequestsTable;
+}
+
+/** The channel the database notifies on when a token row is revoked (payload: the jti). */
+export const REVOCATION_CHANNEL = 'token_revoked';

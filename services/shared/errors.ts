@@ -1,0 +1,7 @@
+import createError from '@fastify/error';
+
+/** Coded errors: handlers and the error handler branch on `code`, never on message text. */
+export const ServiceUnavailableError = createError('SERVICE_UNAVAILABLE', 'service temporarily unavailable', 503);
+export const BadRequestError = createError<[string]>('BAD_REQUEST', '%s', 400);
+export const UnauthorizedError = createError('UNAUTHORIZED', 'unauthorized', 401);
+export const ForbiddenError = createError('FORBIDDEN', 'forbidden', 403);

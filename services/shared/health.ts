@@ -1,0 +1,60 @@
+import fp from 'fastify-plugin';
+import { sql } from 'kysely';
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { pendingMigrations } from './db/migrator.js';
+
+export type ReadinessCheck = () => Promise<boolean> | boolean;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    readiness: {
+      /** Set on SIGTERM: readiness fails first so the load balancer stops sending traffic. */
+      shuttingDown: boolean;
+      add(name: string, check: ReadinessCheck): void;
+    };
+  }
+}
+
+const HealthBody = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable'), Type.Literal('shutting_down')]),
+  checks: Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('failed')])),
+});
+
+/**
+ * GET /healthz — liveness: the process answers (never depends on the database).
+ * GET /readyz — readiness: Postgres reachable, migrations applied, plus each service's own checks.
+ */
+const health: FastifyPluginAsync = async (app) => {
+  const checks = new Map<string, ReadinessCheck>();
+  const readiness = { shuttingDown: false, add: (name: string, check: ReadinessCheck) => void checks.set(name, check) };
+  app.decorate('readiness', readiness);
+
+  let migrated = false;
+  readiness.add('database', async () => {
+    await sql`select 1`.execute(app.db.kysely);
+    if (!migrated) migrated = (await pendingMigrations(app.db.kysely)).length === 0;
+    return migrated;
+  });
+
+  const schema = { response: { 200: HealthBody, 503: HealthBody } };
+  app.get('/healthz', { schema, logLevel: 'warn' }, async () => ({ status: 'ok' as const, checks: {} }));
+  app.get('/readyz', { schema, logLevel: 'warn' }, async (req, reply) => {
+    const results: Record<string, 'ok' | 'failed'> = {};
+    await Promise.all(
+      [...checks].map(async ([name, check]) => {
+        let ok = false;
+        try {
+          ok = await check();
+        } catch (err) {
+          req.log.warn({ check: name, reason: (err as Error).message }, 'readiness check failed');
+        }
+        results[name] = ok ? 'ok' : 'failed';
+      }),
+    );
+    const status = readiness.shuttingDown ? 'shutting_down' : Object.values(results).every((r) => r === 'ok') ? 'ok' : 'unavailable';
+    return reply.code(status === 'ok' ? 200 : 503).send({ status, checks: results });
+  });
+};
+
+export default fp(health, { name: 'health', fastify: '5.x', dependencies: ['db'] });

@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { connect, type Db } from '../../services/shared/db/connect.js';
+import { migrateToLatest } from '../../services/shared/db/migrator.js';
+
+/** The server `npm test` started (or the one DATABASE_URL names): each test file makes its own database. */
+export function adminUrl(): string {
+  const url = process.env.TEST_ADMIN_DATABASE_URL ?? process.env.DATABASE_URL;
+  if (!url) throw new Error('run the tests with `npm test` (it starts Postgres) or set DATABASE_URL');
+  return url;
+}
+
+export function urlFor(database: string): string {
+  const url = new URL(adminUrl());
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+interface Teardown {
+  teardown(fn: () => Promise<void> | void): void;
+}
+
+/** A new, empty database for this test file, dropped when the test ends. */
+export async function createTestDatabase(t: Teardown, opts: { migrate?: boolean } = {}): Promise<{ url: string; name: string }> {
+  const name = `t_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl() });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = urlFor(name);
+  if (opts.migrate !== false) {
+    const db = connect({ url, poolMax: 1 });
+    try {
+      await migrateToLatest(db.kysely);
+    } finally {
+      await db.destroy();
+    }
+  }
+  t.teardown(async () => {
+    const c = new pg.Client({ connectionString: adminUrl() });
+    await c.connect();
+    try {
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    } finally {
+      await c.end();
+    }
+  });
+  return { url, name };
+}
+
+/** A migrated database and a pool on it, both released when the test ends. */
+export async function withDb(t: Teardown): Promise<Db & { url: string }> {
+  const { url } = await createTestDatabase(t);
+  const db = connect({ url, poolMax: 4 });
+  t.teardown(() => db.destroy());
+  return Object.assign(db, { url });
+}
