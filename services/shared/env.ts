@@ -18,6 +18,7 @@ export class ConfigError extends Error {
  */
 export class EnvReader {
   readonly problems: string[] = [];
+  private readonly failed = new Set<string>();
   constructor(private readonly env: Env) {}
 
   /** A variable, or its `_FILE` twin (the file's content, one trailing newline trimmed). */
@@ -26,13 +27,14 @@ export class EnvReader {
     const fileVar = `${name}_FILE`;
     const path = opts.file ? this.env[fileVar] : undefined;
     if (direct !== undefined && direct !== '' && path) {
-      this.problems.push(`${name}: set either ${name} or ${fileVar}, not both`);
+      this.fail(name, `set either ${name} or ${fileVar}, not both`);
       return undefined;
     }
     if (path) {
       try {
         return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
       } catch (err) {
+        this.failed.add(name);
         this.problems.push(`${fileVar}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
         return undefined;
       }
@@ -42,7 +44,7 @@ export class EnvReader {
 
   string(name: string, opts: { default?: string; file?: boolean; required?: boolean } = {}): string | undefined {
     const value = this.raw(name, opts) ?? opts.default;
-    if (value === undefined && opts.required) {
+    if (value === undefined && opts.required && !this.failed.has(name)) {
       this.problems.push(`${name}: required${opts.file ? ` (or ${name}_FILE)` : ''}`);
     }
     return value;
@@ -111,6 +113,7 @@ export class EnvReader {
 
   /** Adds a problem found by a caller's own check. */
   fail(name: string, message: string): void {
+    this.failed.add(name);
     this.problems.push(`${name}: ${message}`);
   }
 

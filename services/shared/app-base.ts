@@ -1,0 +1,41 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { CommonConfig } from './config.js';
+import { loggerOptions } from './logging.js';
+import dbPlugin from './db/plugin.js';
+import errorHandler from './error-handler.js';
+import metricsPlugin from './metrics.js';
+import health from './health.js';
+import accessLog, { type AccessLogOptions } from './access-log.js';
+
+export type App = FastifyInstance;
+
+export interface BaseOptions {
+  config: Pick<CommonConfig, 'databaseUrl' | 'databasePoolMax' | 'logLevel'>;
+  accessLog: AccessLogOptions['level'];
+  /** Where log lines go (tests capture them); stdout when absent. */
+  logStream?: NodeJS.WritableStream;
+  /** Largest accepted request body in bytes. */
+  bodyLimit?: number;
+}
+
+/**
+ * What both services share: logging with redaction, coded errors, the database, metrics on their own
+ * registry, health and readiness, one access-log line per request.
+ */
+export async function buildBaseApp(opts: BaseOptions): Promise<App> {
+  const app = Fastify({
+    ...loggerOptions(opts.config.logLevel, opts.logStream),
+    bodyLimit: opts.bodyLimit ?? 64 * 1024,
+    // Kubernetes sends traffic until endpoints update: keep-alive sockets close when idle on shutdown.
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    trustProxy: false,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  await app.register(errorHandler);
+  await app.register(dbPlugin, { url: opts.config.databaseUrl, poolMax: opts.config.databasePoolMax });
+  await app.register(metricsPlugin);
+  await app.register(health);
+  await app.register(accessLog, { level: opts.accessLog });
+  return app as unknown as App;
+}
