@@ -1,5 +1,16 @@
+import formbody from '@fastify/formbody';
 import { buildBaseApp, type App } from '../shared/app-base.js';
+import { createAudit } from '../shared/audit.js';
 import type { TokenServiceConfig } from './config.js';
+import { tokenMetrics } from './metrics.js';
+import { createIssuer } from './tokens/issuer.js';
+import { startSweeper } from './tokens/sweeper.js';
+import guards from './routes/guards.js';
+import acs from './routes/acs.js';
+import login from './routes/login.js';
+import metadata from './routes/metadata.js';
+import logout from './routes/logout.js';
+import type { RouteContext } from './routes/context.js';
 
 export interface BuildOptions {
   logStream?: NodeJS.WritableStream;
@@ -7,6 +18,26 @@ export interface BuildOptions {
 
 /** The token-service as a Fastify app, without listening (tests inject; main.ts listens). */
 export async function buildApp(config: TokenServiceConfig, opts: BuildOptions = {}): Promise<App> {
-  const app = await buildBaseApp({ config, accessLog: 'info', ...opts });
+  const app = await buildBaseApp({
+    config,
+    accessLog: 'info',
+    ...(opts.logStream ? { logStream: opts.logStream } : {}),
+    bodyLimit: Math.ceil(config.saml.maxResponseBytes * 1.5) + 4096,
+  });
+  const signer = config.jwt.keys[0];
+  if (!signer) throw new Error('no JWT signing key');
+  const ctx: RouteContext = {
+    config,
+    metrics: tokenMetrics(app.metrics),
+    audit: createAudit('token-service', opts.logStream),
+    issue: createIssuer({ key: signer, issuer: config.jwt.issuer, audience: config.jwt.audience, ttlSeconds: config.jwt.ttlSeconds }),
+  };
+  await app.register(formbody, { bodyLimit: Math.ceil(config.saml.maxResponseBytes * 1.5) + 4096 });
+  await app.register(guards, ctx);
+  await app.register(acs, ctx);
+  await app.register(login, ctx);
+  await app.register(metadata, ctx);
+  await app.register(logout, ctx);
+  startSweeper(app, config.sweepIntervalSeconds, config.saml.clockSkewSeconds);
   return app;
 }

@@ -1,12 +1,143 @@
+import { BlockList, isIP } from 'node:net';
 import { EnvReader, type Env } from '../shared/env.js';
 import { readCommonConfig, type CommonConfig } from '../shared/config.js';
+import { JWT_ALGORITHMS, loadSigningKeys, splitPem, type JwtAlgorithm, type SigningKey } from '../shared/jwt-keys.js';
+import { parseCidrs } from '../shared/cidr.js';
+import { SIGNATURE_POLICIES, samlSettings, SamlConfigError, type SamlSettings, type SamlSettingsInput } from './saml/config.js';
 
-export interface TokenServiceConfig extends CommonConfig {}
+export interface TokenServiceConfig extends CommonConfig {
+  saml: SamlSettings;
+  jwt: { algorithm: JwtAlgorithm; keys: SigningKey[]; issuer: string; audience: string; ttlSeconds: number };
+  /** Who may redeem at /saml/acs; undefined = any address (documented: set it in production). */
+  allowedCidrs?: BlockList;
+  trustedProxies: BlockList;
+  rateLimit: { max: number; windowSeconds: number };
+  cookie: { name: string; domain?: string; secure: boolean; sameSite: 'Lax' | 'Strict' };
+  /** RelayState values accepted for the browser redirect: absolute URLs, matched by origin and path prefix. */
+  allowedReturnUrls: URL[];
+  defaultReturnUrl?: string;
+  sweepIntervalSeconds: number;
+}
+
+const SAML_ENV_NAMES: Partial<Record<keyof SamlSettings, string>> = {
+  idpCerts: 'SAML_IDP_CERT',
+  idpIssuer: 'SAML_IDP_ISSUER',
+  idpSsoUrl: 'SAML_IDP_SSO_URL',
+  spEntityId: 'SAML_SP_ENTITY_ID',
+  acsUrl: 'SAML_ACS_URL',
+  decryptionKey: 'SAML_DECRYPTION_KEY',
+  spDecryptionCert: 'SAML_DECRYPTION_CERT',
+  emailAttribute: 'SAML_EMAIL_ATTRIBUTE',
+  groupsAttribute: 'SAML_GROUPS_ATTRIBUTE',
+};
 
 /** Reads and validates the token-service's environment; throws ConfigError naming every bad variable. */
 export function loadTokenServiceConfig(env: Env): TokenServiceConfig {
   const r = new EnvReader(env);
   const common = readCommonConfig(r, { port: 8080, metricsPort: 9464 });
+
+  const certText = r.required('SAML_IDP_CERT', { file: true });
+  const idpCerts = splitPem(certText, /CERTIFICATE/);
+  if (certText && idpCerts.length === 0) r.fail('SAML_IDP_CERT', 'expected one or more PEM certificates (-----BEGIN CERTIFICATE-----)');
+  const decryptionKey = r.string('SAML_DECRYPTION_KEY', { file: true });
+  if (decryptionKey !== undefined && splitPem(decryptionKey, /(?:RSA )?PRIVATE KEY/).length !== 1) {
+    r.fail('SAML_DECRYPTION_KEY', 'expected one PEM private key');
+  }
+  const spDecryptionCert = r.string('SAML_DECRYPTION_CERT', { file: true });
+  const maxAge = r.int('SAML_MAX_ASSERTION_AGE_SECONDS', { default: 0, min: 0, max: 7 * 86400 });
+  const samlInput: SamlSettingsInput = {
+    idpCerts,
+    idpIssuer: r.required('SAML_IDP_ISSUER'),
+    idpSsoUrl: r.url('SAML_IDP_SSO_URL', { required: true }) ?? '',
+    spEntityId: r.required('SAML_SP_ENTITY_ID'),
+    acsUrl: r.url('SAML_ACS_URL', { required: true }) ?? '',
+    signaturePolicy: r.oneOf('SAML_SIGNATURE_POLICY', SIGNATURE_POLICIES, 'either'),
+    clockSkewSeconds: r.int('SAML_CLOCK_SKEW_SECONDS', { default: 60, min: 0, max: 600 }),
+    ...(maxAge > 0 ? { maxAssertionAgeSeconds: maxAge } : {}),
+    ...(decryptionKey !== undefined ? { decryptionKey } : {}),
+    ...(spDecryptionCert !== undefined ? { spDecryptionCert } : {}),
+    emailAttribute: r.string('SAML_EMAIL_ATTRIBUTE', { default: 'email' }) ?? 'email',
+    groupsAttribute: r.string('SAML_GROUPS_ATTRIBUTE', { default: 'groups' }) ?? 'groups',
+    allowIdpInitiated: r.bool('SAML_ALLOW_IDP_INITIATED', true),
+    maxResponseBytes: r.int('SAML_MAX_RESPONSE_BYTES', { default: 256 * 1024, min: 4096, max: 4 * 1024 * 1024 }),
+    authnRequestTtlSeconds: r.int('SAML_REQUEST_TTL_SECONDS', { default: 300, min: 30, max: 3600 }),
+  };
+  let saml = samlInput as SamlSettings;
+  if (r.problems.length === 0) {
+    try {
+      saml = samlSettings(samlInput);
+    } catch (err) {
+      if (!(err instanceof SamlConfigError)) throw err;
+      r.fail(SAML_ENV_NAMES[err.field] ?? 'SAML', err.message);
+    }
+  }
+
+  const algorithm = r.oneOf('JWT_ALGORITHM', JWT_ALGORITHMS, 'ES256');
+  const keyText = r.required('JWT_PRIVATE_KEY', { file: true });
+  let keys: SigningKey[] = [];
+  if (keyText) {
+    try {
+      keys = loadSigningKeys(keyText, algorithm);
+    } catch (err) {
+      r.fail('JWT_PRIVATE_KEY', (err as Error).message);
+    }
+  }
+  const jwt = {
+    algorithm,
+    keys,
+    issuer: r.required('JWT_ISSUER'),
+    audience: r.required('JWT_AUDIENCE'),
+    ttlSeconds: r.int('JWT_TTL_SECONDS', { default: 900, min: 30, max: 86400 }),
+  };
+
+  const cidrs = (name: string) => {
+    try {
+      return parseCidrs(r.list(name));
+    } catch (err) {
+      r.fail(name, (err as Error).message);
+      return new BlockList();
+    }
+  };
+  const allowedList = r.list('ALLOWED_CIDRS');
+  const allowedCidrs = allowedList.length > 0 ? cidrs('ALLOWED_CIDRS') : undefined;
+  const trustedProxies = cidrs('TRUSTED_PROXIES');
+
+  const allowedReturnUrls: URL[] = [];
+  for (const entry of r.list('ALLOWED_RETURN_URLS')) {
+    try {
+      const url = new URL(entry);
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('protocol');
+      allowedReturnUrls.push(url);
+    } catch {
+      r.fail('ALLOWED_RETURN_URLS', `${JSON.stringify(entry)} is not an absolute http(s) URL`);
+    }
+  }
+  const defaultReturnUrl = r.url('DEFAULT_RETURN_URL');
+  const cookieDomain = r.string('COOKIE_DOMAIN');
+  if (cookieDomain !== undefined && (isIP(cookieDomain) !== 0 || !/^[A-Za-z0-9.-]+$/.test(cookieDomain))) {
+    r.fail('COOKIE_DOMAIN', 'expected a domain name');
+  }
+  const config: TokenServiceConfig = {
+    ...common,
+    saml,
+    jwt,
+    ...(allowedCidrs ? { allowedCidrs } : {}),
+    trustedProxies,
+    rateLimit: {
+      max: r.int('RATE_LIMIT_MAX', { default: 100, min: 1, max: 1_000_000 }),
+      windowSeconds: r.int('RATE_LIMIT_WINDOW_SECONDS', { default: 60, min: 1, max: 86400 }),
+    },
+    cookie: {
+      name: r.string('COOKIE_NAME', { default: 'saml_authz' }) ?? 'saml_authz',
+      ...(cookieDomain !== undefined ? { domain: cookieDomain } : {}),
+      secure: r.bool('COOKIE_SECURE', true),
+      sameSite: r.oneOf('COOKIE_SAMESITE', ['Lax', 'Strict'] as const, 'Lax'),
+    },
+    allowedReturnUrls,
+    ...(defaultReturnUrl !== undefined ? { defaultReturnUrl } : {}),
+    sweepIntervalSeconds: r.int('SWEEP_INTERVAL_SECONDS', { default: 300, min: 0, max: 86400 }),
+  };
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(config.cookie.name)) r.fail('COOKIE_NAME', 'expected a cookie-name token');
   r.done();
-  return { ...common };
+  return config;
 }

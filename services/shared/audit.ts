@@ -1,0 +1,34 @@
+import pino, { type Logger } from 'pino';
+
+/** The audit trail's stable schema: one JSON line per issuance, refusal, revocation and deny. */
+export interface AuditEvent {
+  event: 'token_issued' | 'saml_refused' | 'token_revoked' | 'access_denied' | 'redeem_refused';
+  subject?: string | null;
+  jti?: string | null;
+  reason?: string;
+  rule?: string | null;
+  method?: string;
+  host?: string;
+  path?: string;
+  client?: string | null;
+  request_id?: string;
+}
+
+export type Audit = (event: AuditEvent) => void;
+
+/**
+ * Audit events go to their own logger (name "audit") so operators can route them separately; they
+ * carry identifiers, never a token, a cookie or a SAML document.
+ */
+export function createAudit(service: string, stream?: NodeJS.WritableStream): Audit {
+  const logger: Logger = pino(
+    {
+      name: 'audit',
+      base: { service, log: 'audit' },
+      timestamp: () => `,"time":"${new Date().toISOString()}"`,
+      formatters: { level: () => ({}) },
+    },
+    stream ?? process.stdout,
+  );
+  return (event) => logger.info(event);
+}

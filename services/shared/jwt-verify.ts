@@ -1,0 +1,141 @@
+import { createVerifier, TokenError } from 'fast-jwt';
+import type { VerificationKey } from './jwt-keys.js';
+
+/** Why a presented token is refused (metric label values: a closed list). */
+export const TOKEN_REFUSALS = [
+  'malformed',
+  'algorithm_not_allowed',
+  'unknown_key',
+  'bad_signature',
+  'expired',
+  'not_yet_valid',
+  'wrong_issuer',
+  'wrong_audience',
+  'missing_claims',
+] as const;
+export type TokenRefusal = (typeof TOKEN_REFUSALS)[number];
+
+export interface VerifiedClaims {
+  sub: string;
+  jti: string;
+  exp: number;
+  email: string | null;
+  groups: string[];
+}
+
+export type VerifyResult = { ok: true; claims: VerifiedClaims } | { ok: false; reason: TokenRefusal };
+
+export interface VerifierOptions {
+  issuer: string;
+  audience: string;
+  clockToleranceSeconds: number;
+  /** Entries in fast-jwt's verification cache (keyed by the whole token, never kept past exp); 0 = none. */
+  cacheSize: number;
+}
+
+type Verify = (token: string) => Record<string, unknown>;
+
+const B64URL_JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/**
+ * Verifies JWTs against a set of public keys, each pinned to its own algorithm: the token's `kid`
+ * chooses the key, and the header's `alg` must be that key's algorithm (no `none`, no HMAC keyed with
+ * a public key, no algorithm the key was not made for). Then `iss`, `aud`, `exp`, `nbf` and the claims
+ * the services rely on. Keys can be replaced at run time (JWKS refresh).
+ */
+export class TokenVerifier {
+  private byKid = new Map<string, { algorithm: string; verify: Verify }>();
+
+  constructor(
+    keys: readonly VerificationKey[],
+    private readonly opts: VerifierOptions,
+  ) {
+    this.setKeys(keys);
+  }
+
+  setKeys(keys: readonly VerificationKey[]): void {
+    const next = new Map<string, { algorithm: string; verify: Verify }>();
+    for (const key of keys) {
+      const verify = createVerifier({
+        key: key.publicPem,
+        algorithms: [key.algorithm],
+        clockTolerance: this.opts.clockToleranceSeconds * 1000,
+        requiredClaims: ['sub', 'jti', 'exp', 'iat', 'iss', 'aud'],
+        cache: this.opts.cacheSize > 0 ? this.opts.cacheSize : false,
+        errorCacheTTL: 0,
+      }) as Verify;
+      for (const kid of key.kids) next.set(kid, { algorithm: key.algorithm, verify });
+    }
+    this.byKid = next;
+  }
+
+  hasKid(kid: string): boolean {
+    return this.byKid.has(kid);
+  }
+
+  /** The `kid` of a token's header, or undefined when the header is unreadable or has none. */
+  static kidOf(token: string): string | undefined {
+    const header = TokenVerifier.header(token);
+    return typeof header?.kid === 'string' ? header.kid : undefined;
+  }
+
+  private static header(token: string): { alg?: unknown; kid?: unknown } | undefined {
+    const dot = token.indexOf('.');
+    if (dot <= 0 || dot > 1024) return undefined;
+    try {
+      const parsed: unknown = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'));
+      return typeof parsed === 'object' && parsed !== null ? (parsed as { alg?: unknown; kid?: unknown }) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  verify(token: string): VerifyResult {
+    if (token.length > 8192 || !B64URL_JWT.test(token)) return { ok: false, reason: 'malformed' };
+    const header = TokenVerifier.header(token);
+    if (!header) return { ok: false, reason: 'malformed' };
+    const entry = typeof header.kid === 'string' ? this.byKid.get(header.kid) : undefined;
+    if (!entry) return { ok: false, reason: 'unknown_key' };
+    if (header.alg !== entry.algorithm) return { ok: false, reason: 'algorithm_not_allowed' };
+    let payload: Record<string, unknown>;
+    try {
+      payload = entry.verify(token);
+    } catch (err) {
+      return { ok: false, reason: refusalOf(err) };
+    }
+    const { sub, jti, exp, iss, aud, email, groups } = payload;
+    if (iss !== this.opts.issuer) return { ok: false, reason: 'wrong_issuer' };
+    if (!(aud === this.opts.audience || (Array.isArray(aud) && aud.includes(this.opts.audience)))) {
+      return { ok: false, reason: 'wrong_audience' };
+    }
+    if (
+      typeof sub !== 'string' || sub === '' || typeof jti !== 'string' || jti === '' || typeof exp !== 'number' ||
+      (email !== undefined && email !== null && typeof email !== 'string') ||
+      (groups !== undefined && !(Array.isArray(groups) && groups.every((g) => typeof g === 'string')))
+    ) {
+      return { ok: false, reason: 'missing_claims' };
+    }
+    return { ok: true, claims: { sub, jti, exp, email: (email as string | null | undefined) ?? null, groups: (groups as string[] | undefined) ?? [] } };
+  }
+}
+
+function refusalOf(err: unknown): TokenRefusal {
+  if (!(err instanceof TokenError)) return 'malformed';
+  switch (err.code) {
+    case TokenError.codes.expired:
+      return 'expired';
+    case TokenError.codes.inactive:
+      return 'not_yet_valid';
+    case TokenError.codes.invalidSignature:
+    case TokenError.codes.missingSignature:
+      return 'bad_signature';
+    case TokenError.codes.invalidAlgorithm:
+      return 'algorithm_not_allowed';
+    case TokenError.codes.missingRequiredClaim:
+    case TokenError.codes.invalidClaimType:
+    case TokenError.codes.invalidClaimValue:
+      return 'missing_claims';
+    default:
+      return 'malformed';
+  }
+}

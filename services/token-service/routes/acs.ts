@@ -1,0 +1,131 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { serializeCookie } from '../../shared/cookies.js';
+import { validateSamlResponse } from '../saml/validate.js';
+import { SamlRejection, type SamlRejectReason } from '../saml/reasons.js';
+import { consumeRequestId, recordAssertion } from '../store/saml.js';
+import { insertToken } from '../store/tokens.js';
+import type { IssuedToken } from '../tokens/issuer.js';
+import { isAllowedReturnUrl } from './return-url.js';
+import { ErrorBody, NO_STORE, type RouteContext } from './context.js';
+
+const AcsBody = Type.Object(
+  { SAMLResponse: Type.String({ minLength: 1 }), RelayState: Type.Optional(Type.String({ maxLength: 2048 })) },
+  { additionalProperties: false },
+);
+
+const TokenBody = Type.Object(
+  { access_token: Type.String(), token_type: Type.Literal('Bearer'), expires_in: Type.Integer(), expires_at: Type.String() },
+  { additionalProperties: false },
+);
+
+const GENERIC_401 = { error: 'invalid_saml_response', message: 'the SAML response was not accepted' };
+
+/** A browser form post (HTML accepted, JSON not asked for) gets a cookie; API clients get JSON. */
+function wantsJson(req: FastifyRequest): boolean {
+  const accept = req.headers.accept ?? '';
+  return accept.includes('application/json') || !accept.includes('text/html');
+}
+
+/**
+ * POST /saml/acs — the Assertion Consumer Service. Validates the SAML response completely, then in
+ * one transaction spends the InResponseTo request id, records the assertion id (replay) and writes
+ * the token row; only after the commit does the client see the token. Postgres failing means 503 and
+ * no token.
+ */
+const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
+  const { config, metrics, audit } = ctx;
+
+  const refuse = (req: FastifyRequest, reply: FastifyReply, reason: SamlRejectReason, detail: string, subject?: string) => {
+    metrics.samlRejected.inc({ reason });
+    req.log.info({ reason, detail }, 'SAML response refused');
+    audit({ event: 'saml_refused', reason, subject: subject ?? null, client: req.clientAddress, request_id: req.id });
+    return reply.code(401).headers(NO_STORE).send(GENERIC_401);
+  };
+
+  app.post(
+    '/saml/acs',
+    {
+      bodyLimit: Math.ceil(config.saml.maxResponseBytes * 1.5) + 4096,
+      config: { rateLimit: { max: config.rateLimit.max, timeWindow: config.rateLimit.windowSeconds * 1000 } },
+      onRequest: app.redeemAllowlist,
+      schema: {
+        body: AcsBody,
+        response: { 200: TokenBody, 303: Type.Null(), 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+      },
+    },
+    async (req, reply) => {
+      const { SAMLResponse, RelayState } = req.body as { SAMLResponse: string; RelayState?: string };
+      const json = wantsJson(req);
+      if (RelayState !== undefined && RelayState !== '' && !isAllowedReturnUrl(RelayState, config.allowedReturnUrls)) {
+        metrics.redeemRefused.inc({ reason: 'return_url_not_allowed' });
+        audit({ event: 'redeem_refused', reason: 'return_url_not_allowed', client: req.clientAddress, request_id: req.id });
+        return reply.code(400).send({ error: 'return_url_not_allowed', message: 'RelayState is not an allowed return URL' });
+      }
+
+      const endValidation = metrics.samlValidation.startTimer();
+      let assertion;
+      try {
+        assertion = await validateSamlResponse(SAMLResponse, config.saml);
+      } catch (err) {
+        if (err instanceof SamlRejection) return refuse(req, reply, err.reason, err.detail);
+        throw err;
+      } finally {
+        endValidation();
+      }
+
+      const endSigning = metrics.signing.startTimer();
+      const issued: IssuedToken = ctx.issue({ subject: assertion.nameId, email: assertion.email, groups: assertion.groups });
+      endSigning();
+      const replayUntil = new Date(assertion.notOnOrAfter.getTime() + config.saml.clockSkewSeconds * 1000);
+
+      let refusal: SamlRejectReason | undefined;
+      try {
+        await app.db.kysely.transaction().execute(async (trx) => {
+          if (assertion.inResponseTo !== null && !(await consumeRequestId(trx, assertion.inResponseTo))) {
+            refusal = 'unknown_in_response_to';
+            return;
+          }
+          if (!(await recordAssertion(trx, { assertionId: assertion.assertionId, idpIssuer: assertion.issuer, jti: issued.jti, expiresAt: replayUntil }))) {
+            refusal = 'replay';
+            return;
+          }
+          await insertToken(trx, {
+            jti: issued.jti,
+            subject: assertion.nameId,
+            email: assertion.email,
+            groups: assertion.groups,
+            idpIssuer: assertion.issuer,
+            sessionIndex: assertion.sessionIndex,
+            clientAddress: req.clientAddress,
+            issuedAt: issued.issuedAt,
+            expiresAt: issued.expiresAt,
+          });
+        });
+      } catch (err) {
+        metrics.redeemRefused.inc({ reason: 'database_unavailable' });
+        req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'token not issued: database unavailable');
+        return reply.code(503).headers(NO_STORE).send({ error: 'service_unavailable', message: 'service temporarily unavailable; no token was issued' });
+      }
+      if (refusal) return refuse(req, reply, refusal, `${refusal} for assertion ${assertion.assertionId}`, assertion.nameId);
+
+      metrics.issued.inc();
+      audit({ event: 'token_issued', subject: assertion.nameId, jti: issued.jti, client: req.clientAddress, request_id: req.id });
+      const expiresIn = Math.round((issued.expiresAt.getTime() - issued.issuedAt.getTime()) / 1000);
+      if (json) {
+        return reply.code(200).headers(NO_STORE).send({
+          access_token: issued.token,
+          token_type: 'Bearer' as const,
+          expires_in: expiresIn,
+          expires_at: issued.expiresAt.toISOString(),
+        });
+      }
+      reply.header('set-cookie', serializeCookie(config.cookie.name, issued.token, { ...config.cookie, maxAgeSeconds: expiresIn })).headers(NO_STORE);
+      const target = RelayState || config.defaultReturnUrl;
+      if (target) return reply.code(303).header('location', target).send();
+      return reply.code(200).type('text/html; charset=utf-8').send('<!doctype html><title>Signed in</title><p>Signed in. You can close this page.</p>\n');
+    },
+  );
+};
+
+export default acs;

@@ -1,0 +1,50 @@
+import fp from 'fastify-plugin';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyPluginAsync, onRequestHookHandler } from 'fastify';
+import { clientAddress } from '../../shared/client-address.js';
+import { inList } from '../../shared/cidr.js';
+import type { RouteContext } from './context.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The client's address: the peer, or a forwarded one when the peer is in TRUSTED_PROXIES. */
+    clientAddress: string;
+  }
+  interface FastifyInstance {
+    /** onRequest hook for the redemption endpoint: ALLOWED_CIDRS, when set, narrows who may redeem. */
+    redeemAllowlist: onRequestHookHandler;
+  }
+}
+
+/**
+ * The client address on every request, the redemption allowlist, and per-address rate limiting (routes
+ * opt in with `config.rateLimit`). The allowlist only narrows: an address inside it still needs a valid
+ * SAML response; an address outside it gets 403 before its document is read.
+ */
+const guards: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, audit }) => {
+  app.decorateRequest('clientAddress', '');
+  app.addHook('onRequest', async (req) => {
+    req.clientAddress = clientAddress(req.socket.remoteAddress ?? '', req.headers, config.trustedProxies);
+  });
+
+  const allowed = config.allowedCidrs;
+  app.decorate('redeemAllowlist', async function (req, reply) {
+    if (allowed === undefined || inList(allowed, req.clientAddress)) return;
+    metrics.redeemRefused.inc({ reason: 'source_not_allowed' });
+    req.log.info({ reason: 'source_not_allowed', client: req.clientAddress }, 'redemption refused');
+    audit({ event: 'redeem_refused', reason: 'source_not_allowed', client: req.clientAddress, request_id: req.id });
+    await reply.code(403).send({ error: 'source_not_allowed', message: 'this network may not redeem SAML responses' });
+  } as onRequestHookHandler);
+
+  await app.register(rateLimit, {
+    global: false,
+    keyGenerator: (req) => req.clientAddress,
+    errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, error: 'rate_limited', message: `rate limit exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s` }),
+    onExceeded: (req) => {
+      metrics.redeemRefused.inc({ reason: 'rate_limited' });
+      audit({ event: 'redeem_refused', reason: 'rate_limited', client: req.clientAddress, request_id: req.id });
+    },
+  });
+};
+
+export default fp(guards, { name: 'token-guards', fastify: '5.x' });

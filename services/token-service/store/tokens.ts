@@ -1,0 +1,74 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from '../../shared/db/schema.js';
+
+type Conn = Kysely<Database> | Transaction<Database>;
+
+export interface TokenRow {
+  jti: string;
+  subject: string;
+  email: string | null;
+  groups: string[];
+  idpIssuer: string;
+  sessionIndex: string | null;
+  clientAddress: string | null;
+  issuedAt: Date;
+  expiresAt: Date;
+}
+
+export async function insertToken(db: Conn, row: TokenRow): Promise<void> {
+  await db
+    .insertInto('issued_tokens')
+    .values({
+      jti: row.jti,
+      subject: row.subject,
+      email: row.email,
+      groups: row.groups,
+      idp_issuer: row.idpIssuer,
+      session_index: row.sessionIndex,
+      client_address: row.clientAddress,
+      issued_at: row.issuedAt,
+      expires_at: row.expiresAt,
+    })
+    .execute();
+}
+
+/** Revokes one live token; returns whether a live row changed (a second logout changes nothing). */
+export async function revokeToken(db: Conn, jti: string, reason: string): Promise<boolean> {
+  const res = await db
+    .updateTable('issued_tokens')
+    .set({ revoked_at: new Date(), revoked_reason: reason })
+    .where('jti', '=', jti)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', new Date())
+    .executeTakeFirst();
+  return res.numUpdatedRows > 0n;
+}
+
+/** Offboarding: revokes every live token of one subject; returns their ids. */
+export async function revokeSubject(db: Conn, subject: string, reason: string): Promise<string[]> {
+  const rows = await db
+    .updateTable('issued_tokens')
+    .set({ revoked_at: new Date(), revoked_reason: reason })
+    .where('subject', '=', subject)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', new Date())
+    .returning('jti')
+    .execute();
+  return rows.map((r) => r.jti);
+}
+
+/** Deletes rows past their use: tokens and assertion ids past expiry (plus grace), spent request ids. */
+export async function sweepExpired(db: Kysely<Database>, graceSeconds: number): Promise<{ tokens: number; assertions: number; requests: number }> {
+  const cutoff = new Date(Date.now() - graceSeconds * 1000);
+  const now = new Date();
+  const [tokens, assertions, requests] = await Promise.all([
+    db.deleteFrom('issued_tokens').where('expires_at', '<', cutoff).executeTakeFirst(),
+    db.deleteFrom('saml_assertions').where('expires_at', '<', now).executeTakeFirst(),
+    db.deleteFrom('saml_requests').where('expires_at', '<', now).executeTakeFirst(),
+  ]);
+  return {
+    tokens: Number(tokens.numDeletedRows),
+    assertions: Number(assertions.numDeletedRows),
+    requests: Number(requests.numDeletedRows),
+  };
+}

@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import { createSigner } from 'fast-jwt';
+import type { SigningKey } from '../../shared/jwt-keys.js';
+
+export interface Identity {
+  subject: string;
+  email: string | null;
+  groups: string[];
+}
+
+export interface IssuedToken {
+  token: string;
+  jti: string;
+  issuedAt: Date;
+  expiresAt: Date;
+}
+
+export interface IssuerOptions {
+  key: SigningKey;
+  issuer: string;
+  audience: string;
+  ttlSeconds: number;
+}
+
+/** Signs short-lived JWTs with the first configured key; `kid` is that key's RFC 7638 thumbprint. */
+export function createIssuer(opts: IssuerOptions): (identity: Identity, now?: Date) => IssuedToken {
+  const sign = createSigner({
+    key: opts.key.privatePem,
+    algorithm: opts.key.algorithm,
+    kid: opts.key.kid,
+    noTimestamp: true,
+  });
+  return (identity, now = new Date()) => {
+    const iat = Math.floor(now.getTime() / 1000);
+    const exp = iat + opts.ttlSeconds;
+    const jti = randomUUID();
+    const token = sign({
+      iss: opts.issuer,
+      aud: opts.audience,
+      sub: identity.subject,
+      jti,
+      iat,
+      nbf: iat,
+      exp,
+      email: identity.email,
+      groups: identity.groups,
+    });
+    return { token, jti, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) };
+  };
+}
