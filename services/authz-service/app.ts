@@ -1,12 +1,80 @@
 import { buildBaseApp, type App } from '../shared/app-base.js';
+import { createAudit } from '../shared/audit.js';
 import type { AuthzServiceConfig } from './config.js';
+import { authzMetrics } from './metrics.js';
+import { PolicyStore } from './policy/store.js';
+import { KeySource } from './tokens/key-source.js';
+import { LivenessCache } from './tokens/liveness.js';
+import { RevocationListener } from './tokens/listener.js';
+import auth, { supportEveryMethod } from './routes/auth.js';
 
 export interface BuildOptions {
   logStream?: NodeJS.WritableStream;
 }
 
-/** The authz-service as a Fastify app, without listening (tests inject; main.ts listens). */
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Internals tests and benchmarks look at: the liveness cache, the policy store, the listener. */
+    authz: { liveness: LivenessCache; policy: PolicyStore; listener: RevocationListener; keys: KeySource };
+  }
+}
+
+/**
+ * The authz-service as a Fastify app, without listening. Refuses to build on a policy that does not
+ * validate (PolicyInvalidError names each rule and why).
+ */
 export async function buildApp(config: AuthzServiceConfig, opts: BuildOptions = {}): Promise<App> {
-  const app = await buildBaseApp({ config, accessLog: 'debug', ...opts });
+  const app = await buildBaseApp({
+    config,
+    accessLog: config.accessLog ? 'info' : 'silent',
+    ...(opts.logStream ? { logStream: opts.logStream } : {}),
+  });
+  const metrics = authzMetrics(app.metrics);
+  const audit = createAudit('authz-service', opts.logStream);
+
+  const policy = await PolicyStore.open(config.policyFile, app.log, (result, loaded) => {
+    metrics.reloads.inc({ result });
+    if (result === 'ok') {
+      metrics.rules.set(loaded.ruleCount);
+      metrics.policyInfo.reset();
+      metrics.policyInfo.set({ hash: loaded.hash }, 1);
+    }
+  });
+  policy.watch(config.policyReloadSeconds);
+
+  const keys = new KeySource(config, app.log);
+  await keys.start();
+
+  const liveness = new LivenessCache(app.db.kysely, {
+    ttlMs: config.cache.ttlSeconds * 1000,
+    maxEntries: config.cache.maxEntries,
+    maxPending: config.cache.maxPending,
+    batchSize: 200,
+    maxConcurrentQueries: 2,
+    onEvent: (event) => metrics.cache.inc({ event }),
+    onQuery: (seconds, ok) => metrics.lookups.observe({ result: ok ? 'ok' : 'error' }, seconds),
+  });
+  const listener = new RevocationListener({
+    url: config.databaseUrl,
+    log: app.log,
+    onRevoked: (jti) => {
+      metrics.revocations.inc();
+      liveness.revoke(jti);
+    },
+    onResync: () => liveness.clear(),
+    onStateChange: (up) => metrics.listener.set(up ? 1 : 0),
+  });
+  await listener.start();
+
+  app.readiness.add('revocation_listener', () => listener.connected);
+  app.readiness.add('keys', () => keys.loaded);
+  app.addHook('onClose', async () => {
+    policy.stop();
+    keys.stop();
+    await listener.stop();
+  });
+  app.decorate('authz', { liveness, policy, listener, keys });
+  supportEveryMethod(app);
+  await app.register(auth, { config, metrics, audit, policy, keys, liveness });
   return app;
 }

@@ -1,12 +1,104 @@
+import { BlockList } from 'node:net';
 import { EnvReader, type Env } from '../shared/env.js';
 import { readCommonConfig, type CommonConfig } from '../shared/config.js';
+import { parseCidrs } from '../shared/cidr.js';
+import { loadVerificationKeys, type VerificationKey } from '../shared/jwt-keys.js';
+import { FRONT_ENDS, type FrontEnd } from './request/front-end.js';
+import type { Relaxations } from './request/path.js';
 
-export interface AuthzServiceConfig extends CommonConfig {}
+/** PATH_RELAXATIONS entries and the normaliser case each one relaxes. */
+export const PATH_RELAXATION_NAMES: Record<string, Partial<Relaxations>> = {
+  'encoded-slash': { encodedSlash: true },
+  'dot-segments': { dotSegments: true },
+  'path-parameters': { pathParameters: true },
+  'double-encoding': { doubleEncoding: true },
+  backslash: { backslash: true },
+  'no-merge-slashes': { mergeSlashes: false },
+};
+
+export interface AuthzServiceConfig extends CommonConfig {
+  frontEnd: FrontEnd;
+  envoyPathPrefix: string;
+  policyFile: string;
+  policyReloadSeconds: number;
+  /** Static keys (JWT_PUBLIC_KEYS) or a JWKS URL to fetch them from (the token-service's). */
+  keys: { kind: 'static'; keys: VerificationKey[] } | { kind: 'jwks'; url: string; refreshSeconds: number; minRefreshSeconds: number };
+  jwtIssuer: string;
+  jwtAudience: string;
+  clockSkewSeconds: number;
+  trustedProxies: BlockList;
+  cookieName: string;
+  pathRelaxations: Partial<Relaxations>;
+  cache: { ttlSeconds: number; maxEntries: number; maxPending: number };
+  accessLog: boolean;
+}
 
 /** Reads and validates the authz-service's environment; throws ConfigError naming every bad variable. */
 export function loadAuthzServiceConfig(env: Env): AuthzServiceConfig {
   const r = new EnvReader(env);
   const common = readCommonConfig(r, { port: 8081, metricsPort: 9465 });
+
+  const keyText = r.string('JWT_PUBLIC_KEYS', { file: true });
+  const jwksUrl = r.url('JWKS_URL');
+  let keys: AuthzServiceConfig['keys'] = { kind: 'static', keys: [] };
+  if (keyText !== undefined && jwksUrl !== undefined) {
+    r.fail('JWT_PUBLIC_KEYS', 'set either JWT_PUBLIC_KEYS (or _FILE) or JWKS_URL, not both');
+  } else if (keyText !== undefined) {
+    try {
+      keys = { kind: 'static', keys: loadVerificationKeys(keyText) };
+    } catch (err) {
+      r.fail('JWT_PUBLIC_KEYS', (err as Error).message);
+    }
+  } else if (jwksUrl !== undefined) {
+    keys = {
+      kind: 'jwks',
+      url: jwksUrl,
+      refreshSeconds: r.int('JWKS_REFRESH_SECONDS', { default: 300, min: 10, max: 86400 }),
+      minRefreshSeconds: r.int('JWKS_MIN_REFRESH_SECONDS', { default: 30, min: 1, max: 3600 }),
+    };
+  } else if (!r.problems.some((p) => p.startsWith('JWT_PUBLIC_KEYS'))) {
+    r.fail('JWT_PUBLIC_KEYS', 'required: JWT_PUBLIC_KEYS (or JWT_PUBLIC_KEYS_FILE) or JWKS_URL');
+  }
+
+  let trustedProxies = new BlockList();
+  try {
+    trustedProxies = parseCidrs(r.list('TRUSTED_PROXIES'));
+  } catch (err) {
+    r.fail('TRUSTED_PROXIES', (err as Error).message);
+  }
+  const pathRelaxations: Partial<Relaxations> = {};
+  for (const name of r.list('PATH_RELAXATIONS')) {
+    const relax = PATH_RELAXATION_NAMES[name];
+    if (relax) Object.assign(pathRelaxations, relax);
+    else r.fail('PATH_RELAXATIONS', `unknown relaxation ${JSON.stringify(name)} (known: ${Object.keys(PATH_RELAXATION_NAMES).join(', ')})`);
+  }
+  const envoyPathPrefix = r.string('ENVOY_PATH_PREFIX', { default: '/auth/ext' }) ?? '/auth/ext';
+  if (!/^\/[A-Za-z0-9._~\/-]*[A-Za-z0-9._~-]$/.test(envoyPathPrefix) || envoyPathPrefix === '/auth') {
+    r.fail('ENVOY_PATH_PREFIX', 'expected a path such as /auth/ext (not "/auth", without a trailing slash)');
+  }
+  const cookieName = r.string('COOKIE_NAME', { default: 'saml_authz' }) ?? 'saml_authz';
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookieName)) r.fail('COOKIE_NAME', 'expected a cookie-name token');
+
+  const config: AuthzServiceConfig = {
+    ...common,
+    frontEnd: r.oneOf('FRONT_END', FRONT_ENDS, 'nginx'),
+    envoyPathPrefix,
+    policyFile: r.required('POLICY_FILE'),
+    policyReloadSeconds: r.int('POLICY_RELOAD_SECONDS', { default: 5, min: 0, max: 3600 }),
+    keys,
+    jwtIssuer: r.required('JWT_ISSUER'),
+    jwtAudience: r.required('JWT_AUDIENCE'),
+    clockSkewSeconds: r.int('JWT_CLOCK_SKEW_SECONDS', { default: 10, min: 0, max: 300 }),
+    trustedProxies,
+    cookieName,
+    pathRelaxations,
+    cache: {
+      ttlSeconds: r.int('CACHE_TTL_SECONDS', { default: 30, min: 1, max: 3600 }),
+      maxEntries: r.int('CACHE_MAX_ENTRIES', { default: 100_000, min: 100, max: 10_000_000 }),
+      maxPending: r.int('LIVENESS_MAX_PENDING', { default: 10_000, min: 10, max: 1_000_000 }),
+    },
+    accessLog: r.bool('ACCESS_LOG', true),
+  };
   r.done();
-  return { ...common };
+  return config;
 }

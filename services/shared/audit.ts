@@ -25,8 +25,7 @@ export function createAudit(service: string, stream?: NodeJS.WritableStream): Au
     {
       name: 'audit',
       base: { service, log: 'audit' },
-      timestamp: () => `,"time":"${new Date().toISOString()}"`,
-      formatters: { level: () => ({}) },
+      timestamp: pino.stdTimeFunctions.isoTime,
     },
     stream ?? process.stdout,
   );

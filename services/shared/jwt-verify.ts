@@ -16,7 +16,7 @@ export const TOKEN_REFUSALS = [
 export type TokenRefusal = (typeof TOKEN_REFUSALS)[number];
 
 export interface VerifiedClaims {
-  sub: string;
+  subject: string;
   jti: string;
   exp: number;
   email: string | null;
@@ -115,7 +115,7 @@ export class TokenVerifier {
     ) {
       return { ok: false, reason: 'missing_claims' };
     }
-    return { ok: true, claims: { sub, jti, exp, email: (email as string | null | undefined) ?? null, groups: (groups as string[] | undefined) ?? [] } };
+    return { ok: true, claims: { subject: sub, jti, exp, email: (email as string | null | undefined) ?? null, groups: (groups as string[] | undefined) ?? [] } };
   }
 }
 

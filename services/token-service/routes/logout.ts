@@ -31,7 +31,7 @@ const logout: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, 
         req.log.info({ reason }, 'logout without a valid token');
         return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'invalid_token', message: 'no valid token presented' });
       }
-      const { sub, jti } = result.claims;
+      const { subject: sub, jti } = result.claims;
       let revoked: boolean;
       try {
         revoked = await revokeToken(app.db.kysely, jti, 'logout');

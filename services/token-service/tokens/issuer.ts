@@ -28,7 +28,6 @@ export function createIssuer(opts: IssuerOptions): (identity: Identity, now?: Da
     key: opts.key.privatePem,
     algorithm: opts.key.algorithm,
     kid: opts.key.kid,
-    noTimestamp: true,
   });
   return (identity, now = new Date()) => {
     const iat = Math.floor(now.getTime() / 1000);

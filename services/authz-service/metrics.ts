@@ -1,0 +1,48 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { LATENCY_BUCKETS } from '../shared/metrics.js';
+
+export const OUTCOMES = ['allow', 'deny', 'unauthenticated', 'bad_request'] as const;
+export type MetricOutcome = (typeof OUTCOMES)[number];
+
+/**
+ * The authz-service's own metrics. Labels are closed lists: outcome, and a reason from the policy,
+ * token, liveness, path or front-end refusal codes. Never a subject, a token id or a raw path.
+ */
+export function authzMetrics(registry: Registry) {
+  const decisions = new Counter({
+    name: 'authz_decisions_total',
+    help: 'Decisions by outcome and reason',
+    labelNames: ['outcome', 'reason'] as const,
+    registers: [registry],
+  });
+  const decisionSeconds = new Histogram({
+    name: 'authz_decision_duration_seconds',
+    help: 'Time to decide one /auth request, by outcome',
+    labelNames: ['outcome'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const cache = new Counter({
+    name: 'authz_token_cache_events_total',
+    help: 'Token liveness cache events: hit, miss, eviction, coalesced (a lookup joined one in flight), overload (refused, queue full)',
+    labelNames: ['event'] as const,
+    registers: [registry],
+  });
+  for (const event of ['hit', 'miss', 'eviction', 'coalesced', 'overload']) cache.inc({ event }, 0);
+  const revocations = new Counter({ name: 'authz_revocations_received_total', help: 'Revocation notifications received from Postgres', registers: [registry] });
+  const listener = new Gauge({ name: 'authz_revocation_listener_up', help: '1 while the LISTEN connection is up', registers: [registry] });
+  const lookups = new Histogram({
+    name: 'authz_liveness_query_duration_seconds',
+    help: 'Liveness lookups against Postgres (batched), by result',
+    labelNames: ['result'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const reloads = new Counter({ name: 'authz_policy_reloads_total', help: 'Policy loads by result', labelNames: ['result'] as const, registers: [registry] });
+  for (const result of ['ok', 'failed']) reloads.inc({ result }, 0);
+  const rules = new Gauge({ name: 'authz_policy_rules', help: 'Rules in the policy in force', registers: [registry] });
+  const policyInfo = new Gauge({ name: 'authz_policy_info', help: 'The policy in force (hash label: first 16 hex of its SHA-256)', labelNames: ['hash'] as const, registers: [registry] });
+  return { decisions, decisionSeconds, cache, revocations, listener, lookups, reloads, rules, policyInfo };
+}
+
+export type AuthzMetrics = ReturnType<typeof authzMetrics>;

@@ -1,0 +1,133 @@
+import { METHODS } from 'node:http';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Audit } from '../../shared/audit.js';
+import { clientAddress } from '../../shared/client-address.js';
+import { presentedToken } from '../../shared/cookies.js';
+import type { AuthzServiceConfig } from '../config.js';
+import type { AuthzMetrics, MetricOutcome } from '../metrics.js';
+import { evaluate } from '../policy/evaluate.js';
+import type { PolicyStore } from '../policy/store.js';
+import type { Identity } from '../policy/types.js';
+import { readOriginalRequest } from '../request/front-end.js';
+import { normalizePath } from '../request/path.js';
+import type { KeySource } from '../tokens/key-source.js';
+import type { LivenessCache } from '../tokens/liveness.js';
+import { identityHeaders } from './identity-headers.js';
+
+export interface AuthContext {
+  config: AuthzServiceConfig;
+  metrics: AuthzMetrics;
+  audit: Audit;
+  policy: PolicyStore;
+  keys: KeySource;
+  liveness: LivenessCache;
+}
+
+/** Every method Node's parser knows (CONNECT never reaches a route): an auth subrequest keeps the original one. */
+const ALL_METHODS = METHODS.filter((m) => m !== 'CONNECT');
+
+/** Lets the app route every method, none of them with a body to parse. Call on the root instance. */
+export function supportEveryMethod(app: FastifyInstance): void {
+  for (const method of ALL_METHODS) {
+    if (!app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: false });
+  }
+}
+const BEARER_REALM = 'Bearer realm="saml-authz"';
+const BEARER_INVALID = 'Bearer realm="saml-authz", error="invalid_token"';
+
+/**
+ * `/auth` — the decision endpoint NGINX (or Traefik, Envoy) asks about every request. Reads the
+ * original request from the configured front end only, normalises its path, verifies the token and
+ * its liveness (cached), evaluates the policy. 200 allow, 401 unauthenticated, 403 deny, 400 unreadable
+ * request. Reads no body. Every error path denies.
+ */
+const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
+  const { config, metrics, audit, policy, keys, liveness } = ctx;
+  const frontEndOptions = { envoyPathPrefix: config.envoyPathPrefix };
+
+  // No body is read: any content type is accepted and left unparsed.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+
+  const finish = (req: FastifyRequest, reply: FastifyReply, outcome: MetricOutcome, reason: string, started: number) => {
+    metrics.decisions.inc({ outcome, reason });
+    metrics.decisionSeconds.observe({ outcome }, (performance.now() - started) / 1000);
+    void req;
+    return reply;
+  };
+
+  const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+    const started = performance.now();
+    const original = readOriginalRequest(config.frontEnd, { method: req.method, url: req.url, headers: req.headers, rawHeaders: req.raw.rawHeaders }, frontEndOptions);
+    if (!original.ok) {
+      audit({ event: 'access_denied', reason: original.reason, client: req.socket.remoteAddress ?? null, request_id: req.id });
+      finish(req, reply, 'bad_request', original.reason, started);
+      return reply.code(400).send({ error: 'bad_request', message: original.reason });
+    }
+    const path = normalizePath(original.rawPath, config.pathRelaxations);
+    const client = clientAddress(req.socket.remoteAddress ?? '', req.headers, config.trustedProxies);
+    if (!path.ok) {
+      audit({ event: 'access_denied', reason: path.reason, method: original.method, host: original.host, path: original.rawPath.slice(0, 512), client, request_id: req.id });
+      finish(req, reply, 'bad_request', path.reason, started);
+      return reply.code(400).send({ error: 'bad_request', message: path.reason });
+    }
+
+    let identity: Identity | null = null;
+    let email: string | null = null;
+    let jti: string | null = null;
+    let tokenReason = 'no_token';
+    const token = presentedToken(req.headers.authorization, req.headers.cookie, config.cookieName);
+    if (token !== undefined) {
+      let verified = keys.verify(token);
+      if (verified instanceof Promise) verified = await verified;
+      if (verified.ok) {
+        const claims = verified.claims;
+        let live = liveness.check(claims.jti, claims.subject);
+        if (live instanceof Promise) live = await live;
+        jti = claims.jti;
+        if (live.live) {
+          identity = claims;
+          email = claims.email;
+        } else tokenReason = live.reason;
+      } else tokenReason = verified.reason;
+    }
+
+    const decision = evaluate(policy.current.compiled, { method: original.method, host: original.host, path: path.path, clientIp: client }, identity);
+    if (decision.outcome === 'allow') {
+      finish(req, reply, 'allow', decision.reason, started);
+      if (identity !== null) identityHeaders(reply, identity.subject, email, identity.groups);
+      return reply.code(200).send();
+    }
+    const unauthenticated = decision.outcome === 'unauthenticated';
+    const reason = unauthenticated ? tokenReason : decision.reason;
+    audit({
+      event: 'access_denied',
+      subject: identity?.subject ?? null,
+      jti,
+      reason,
+      rule: decision.ruleId ?? null,
+      method: original.method,
+      host: original.host,
+      path: path.path,
+      client,
+      request_id: req.id,
+    });
+    if (unauthenticated) {
+      finish(req, reply, 'unauthenticated', reason, started);
+      return reply
+        .code(401)
+        .header('www-authenticate', token === undefined ? BEARER_REALM : BEARER_INVALID)
+        .send({ error: 'unauthenticated', message: reason });
+    }
+    finish(req, reply, 'deny', reason, started);
+    return reply.code(403).send({ error: 'forbidden', message: decision.ruleId ? `denied by rule ${decision.ruleId}` : 'no rule allows this request' });
+  };
+
+  app.route({ method: ALL_METHODS, url: '/auth', handler });
+  if (config.frontEnd === 'envoy') {
+    app.route({ method: ALL_METHODS, url: config.envoyPathPrefix, handler });
+    app.route({ method: ALL_METHODS, url: `${config.envoyPathPrefix}/*`, handler });
+  }
+};
+
+export default auth;

@@ -1,0 +1,22 @@
+import type { FastifyReply } from 'fastify';
+
+const PLAIN = /^[\x21-\x2b\x2d-\x7e]*$/; // visible ASCII except ',' — the common case, kept as is
+
+/**
+ * A value safe for one header field and unambiguous in a comma-separated list: anything outside
+ * visible ASCII, a comma or a percent sign is percent-encoded (UTF-8), so a group named "a,b" never
+ * reads as two groups and no value can inject a header line.
+ */
+export function headerSafe(value: string): string {
+  if (PLAIN.test(value) && !value.includes('%')) return value;
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** X-Auth-Request-User/-Email/-Groups for NGINX's `auth_request_set` / ingress `auth-response-headers`. */
+export function identityHeaders(reply: FastifyReply, subject: string, email: string | null, groups: readonly string[]): void {
+  reply.header('x-auth-request-user', headerSafe(subject));
+  if (email) reply.header('x-auth-request-email', headerSafe(email));
+  let joined = '';
+  for (let i = 0; i < groups.length; i++) joined += (i === 0 ? '' : ',') + headerSafe(groups[i]!);
+  if (joined) reply.header('x-auth-request-groups', joined);
+}

@@ -1,0 +1,81 @@
+import { loadVerificationKeys, type VerificationKey } from '../../shared/jwt-keys.js';
+import { TokenVerifier, type VerifyResult } from '../../shared/jwt-verify.js';
+import type { AuthzServiceConfig } from '../config.js';
+
+interface Log {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+/**
+ * The verifier and where its keys come from: fixed keys (JWT_PUBLIC_KEYS), or the token-service's JWKS
+ * fetched at start, refreshed every `refreshSeconds`, and refreshed early — at most once per
+ * `minRefreshSeconds` — when a token names a `kid` we do not know (a key rotation reached us first).
+ */
+export class KeySource {
+  readonly verifier: TokenVerifier;
+  private lastFetch = 0;
+  private fetching: Promise<boolean> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  loaded: boolean;
+
+  constructor(
+    private readonly config: Pick<AuthzServiceConfig, 'keys' | 'jwtIssuer' | 'jwtAudience' | 'clockSkewSeconds' | 'cache'>,
+    private readonly log: Log,
+  ) {
+    const initial: VerificationKey[] = config.keys.kind === 'static' ? config.keys.keys : [];
+    this.loaded = config.keys.kind === 'static';
+    this.verifier = new TokenVerifier(initial, {
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+      clockToleranceSeconds: config.clockSkewSeconds,
+      cacheSize: Math.min(config.cache.maxEntries, 100_000),
+    });
+  }
+
+  /** For JWKS: the first fetch (failure is logged, readiness stays false, retries follow) and the timer. */
+  async start(): Promise<void> {
+    const keys = this.config.keys;
+    if (keys.kind !== 'jwks') return;
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), (this.loaded ? keys.refreshSeconds : keys.minRefreshSeconds) * 1000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Verifies; an unknown kid may trigger one (rate-limited) JWKS refresh and a second attempt. */
+  verify(token: string): VerifyResult | Promise<VerifyResult> {
+    const result = this.verifier.verify(token);
+    if (result.ok || result.reason !== 'unknown_key' || this.config.keys.kind !== 'jwks') return result;
+    const kid = TokenVerifier.kidOf(token);
+    if (kid === undefined || Date.now() - this.lastFetch < this.config.keys.minRefreshSeconds * 1000) return result;
+    return this.refresh().then(() => this.verifier.verify(token));
+  }
+
+  private refresh(): Promise<boolean> {
+    const keys = this.config.keys;
+    if (keys.kind !== 'jwks') return Promise.resolve(true);
+    this.fetching ??= (async () => {
+      this.lastFetch = Date.now();
+      try {
+        const res = await fetch(keys.url, { signal: AbortSignal.timeout(5000), headers: { accept: 'application/json' } });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        const text = await res.text();
+        if (text.length > 1_000_000) throw new Error('JWKS document too large');
+        this.verifier.setKeys(loadVerificationKeys(text));
+        if (!this.loaded) this.log.info({ url: keys.url }, 'JWKS loaded');
+        this.loaded = true;
+        return true;
+      } catch (err) {
+        this.log.warn({ url: keys.url, reason: (err as Error).message }, 'JWKS refresh failed; keeping the keys we have');
+        return false;
+      } finally {
+        this.fetching = undefined;
+      }
+    })();
+    return this.fetching;
+  }
+}

@@ -1,0 +1,184 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../../shared/db/schema.js';
+
+/** Why liveness said no (metric label values). */
+export type LivenessRefusal = 'unknown_token' | 'revoked' | 'expired' | 'subject_mismatch' | 'liveness_unavailable';
+export type Liveness = { live: true } | { live: false; reason: LivenessRefusal };
+
+export interface LivenessOptions {
+  /** Safety net: how long an answer is trusted without hearing from Postgres (ms). */
+  ttlMs: number;
+  /** Bound on cached answers (live and dead together); the oldest goes first. */
+  maxEntries: number;
+  /** Lookups waiting for Postgres beyond this are refused at once (a flood of unknown tokens). */
+  maxPending: number;
+  /** Distinct tokens per query. */
+  batchSize: number;
+  /** Queries in flight at once. */
+  maxConcurrentQueries: number;
+  onEvent?: (event: 'hit' | 'miss' | 'eviction' | 'coalesced' | 'overload', n?: number) => void;
+  onQuery?: (seconds: number, ok: boolean) => void;
+}
+
+interface Entry {
+  /** Epoch ms until which this answer holds (never past the token's exp for a live one). */
+  until: number;
+  answer: Liveness;
+  /** The row's subject, for a live answer: a token naming another subject is not this row's. */
+  subject?: string;
+}
+
+interface Waiter {
+  jti: string;
+  subject: string;
+  resolve: (l: Liveness) => void;
+}
+
+const LIVE: Liveness = { live: true };
+const UNAVAILABLE: Liveness = { live: false, reason: 'liveness_unavailable' };
+const SUBJECT_MISMATCH: Liveness = { live: false, reason: 'subject_mismatch' };
+
+/**
+ * The design's allow-list, cached. A well-signed token is live only while its row exists, unrevoked
+ * and unexpired. Answers are cached (bounded, never past exp, at most `ttlMs`), revocations arrive by
+ * NOTIFY (see listener.ts) and mark the entry dead at once, and misses are coalesced into batched
+ * queries with a bounded queue, so the steady state makes no query per request and a flood of unknown
+ * tokens makes a bounded number of queries.
+ */
+export class LivenessCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly inflight = new Map<string, Waiter[]>();
+  private queue: string[] = [];
+  private pendingCount = 0;
+  private running = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly opts: LivenessOptions,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The cached answer when there is a current one: the hot path (no allocation, no promise). */
+  peek(jti: string, subject: string, now: number): Liveness | undefined {
+    const entry = this.entries.get(jti);
+    if (entry === undefined) return undefined;
+    if (entry.until > now) {
+      this.opts.onEvent?.('hit');
+      return entry.subject === undefined || entry.subject === subject ? entry.answer : SUBJECT_MISMATCH;
+    }
+    this.entries.delete(jti);
+    return undefined;
+  }
+
+  private peekQuiet(jti: string, subject: string): Liveness | undefined {
+    const entry = this.entries.get(jti);
+    if (entry === undefined) return undefined;
+    return entry.subject === undefined || entry.subject === subject ? entry.answer : SUBJECT_MISMATCH;
+  }
+
+  /** Cached answer, or one from Postgres (coalesced with other lookups of the same or other tokens). */
+  check(jti: string, subject: string, now = Date.now()): Liveness | Promise<Liveness> {
+    const cached = this.peek(jti, subject, now);
+    if (cached !== undefined) return cached;
+    this.opts.onEvent?.('miss');
+    const waiting = this.inflight.get(jti);
+    if (waiting) {
+      this.opts.onEvent?.('coalesced');
+      return new Promise((resolve) => waiting.push({ jti, subject, resolve }));
+    }
+    if (this.pendingCount >= this.opts.maxPending) {
+      this.opts.onEvent?.('overload');
+      return UNAVAILABLE;
+    }
+    return new Promise((resolve) => {
+      this.inflight.set(jti, [{ jti, subject, resolve }]);
+      this.queue.push(jti);
+      this.pendingCount++;
+      this.schedule();
+    });
+  }
+
+  /** A revocation (NOTIFY): dead at once, also for a lookup still in flight. */
+  revoke(jti: string, now = Date.now()): void {
+    this.store(jti, { until: now + this.opts.ttlMs, answer: { live: false, reason: 'revoked' } }, true);
+  }
+
+  /** Forget everything (the listening connection came back: notifications may have been missed). */
+  clear(): void {
+    this.entries.clear();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      while (this.queue.length > 0 && this.running < this.opts.maxConcurrentQueries) {
+        const batch = this.queue.splice(0, this.opts.batchSize);
+        this.running++;
+        void this.lookup(batch).finally(() => {
+          this.running--;
+          if (this.queue.length > 0) this.schedule();
+        });
+      }
+    });
+  }
+
+  private async lookup(jtis: string[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    let rows: { jti: string; subject: string; expires_at: Date; revoked_at: Date | null }[] | undefined;
+    try {
+      rows = await this.db
+        .selectFrom('issued_tokens')
+        .select(['jti', 'subject', 'expires_at', 'revoked_at'])
+        .where('jti', 'in', jtis)
+        .execute();
+      this.opts.onQuery?.(Number(process.hrtime.bigint() - started) / 1e9, true);
+    } catch {
+      this.opts.onQuery?.(Number(process.hrtime.bigint() - started) / 1e9, false);
+    }
+    const now = Date.now();
+    const byJti = new Map(rows?.map((r) => [r.jti, r]));
+    for (const jti of jtis) {
+      const waiters = this.inflight.get(jti) ?? [];
+      this.inflight.delete(jti);
+      this.pendingCount--;
+      const row = byJti.get(jti);
+      for (const w of waiters) {
+        let answer: Liveness;
+        if (rows === undefined) answer = UNAVAILABLE; // Postgres unreachable: deny, cache nothing
+        else if (row === undefined) answer = { live: false, reason: 'unknown_token' };
+        else if (row.revoked_at !== null) answer = { live: false, reason: 'revoked' };
+        else if (row.expires_at.getTime() <= now) answer = { live: false, reason: 'expired' };
+        else answer = LIVE;
+        if (rows !== undefined) {
+          const entry: Entry = answer.live
+            ? { until: Math.min(now + this.opts.ttlMs, row!.expires_at.getTime()), answer, subject: row!.subject }
+            : { until: now + this.opts.ttlMs, answer };
+          this.store(jti, entry, false);
+          // A revocation that arrived while the query ran wins over what the query read.
+          answer = this.peekQuiet(jti, w.subject) ?? answer;
+        }
+        w.resolve(answer);
+      }
+    }
+  }
+
+  private store(jti: string, entry: Entry, authoritative: boolean): void {
+    const existing = this.entries.get(jti);
+    if (!authoritative && existing && !existing.answer.live && existing.answer.reason === 'revoked' && existing.until > Date.now()) return;
+    if (existing) this.entries.delete(jti);
+    else if (this.entries.size >= this.opts.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) {
+        this.entries.delete(oldest);
+        this.opts.onEvent?.('eviction');
+      }
+    }
+    this.entries.set(jti, entry);
+  }
+}

@@ -1,0 +1,42 @@
+import type { SamlSettings } from './config.js';
+
+const escapeXml = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+
+const certBody = (pem: string): string =>
+  pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
+
+function keyDescriptor(use: 'signing' | 'encryption', pem: string, methods: readonly string[] = []): string {
+  const encryptionMethods = methods.map((m) => `\n      <md:EncryptionMethod Algorithm="${m}"/>`).join('');
+  return `
+    <md:KeyDescriptor use="${use}">
+      <ds:KeyInfo><ds:X509Data><ds:X509Certificate>${certBody(pem)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>${encryptionMethods}
+    </md:KeyDescriptor>`;
+}
+
+/** What we decrypt, best first (RSA-OAEP key transport in every case). */
+const ENCRYPTION_METHODS = [
+  'http://www.w3.org/2009/xmlenc11#aes256-gcm',
+  'http://www.w3.org/2009/xmlenc11#aes128-gcm',
+  'http://www.w3.org/2001/04/xmlenc#aes256-cbc',
+  'http://www.w3.org/2001/04/xmlenc#aes128-cbc',
+  'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
+] as const;
+
+/**
+ * SP metadata: entity id, one HTTP-POST AssertionConsumerService at the ACS URL, assertions wanted
+ * signed, AuthnRequests unsigned; the encryption certificate only when a decryption key is configured
+ * too (an IdP that encrypts to a key we do not hold would lock every user out).
+ */
+export function buildMetadata(cfg: SamlSettings): string {
+  const signing = cfg.spSigningCert === undefined ? '' : keyDescriptor('signing', cfg.spSigningCert);
+  const encryption = cfg.spDecryptionCert === undefined || cfg.decryptionKey === undefined
+    ? '' : keyDescriptor('encryption', cfg.spDecryptionCert, ENCRYPTION_METHODS);
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="${escapeXml(cfg.spEntityId)}">
+  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">${signing}${encryption}
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${escapeXml(cfg.acsUrl)}" index="0" isDefault="true"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>
+`;
+}

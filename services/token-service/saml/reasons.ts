@@ -1,0 +1,68 @@
+/**
+ * Why a SAML Response was refused: a closed list, used as the `reason` label of the rejection metric
+ * (pre-register every value) and in the audit log. The client only ever sees one generic 401.
+ */
+export const SAML_REJECT_REASONS = [
+  /** Not base64, empty, not UTF-8, not well-formed XML, not a samlp:Response, or not exactly one assertion. */
+  'malformed',
+  /** The base64 input or the decoded XML is larger than `maxResponseBytes`. */
+  'too_large',
+  /** The document contains `<!DOCTYPE` or `<!ENTITY` (in any case, spacing or encoding). */
+  'dtd_forbidden',
+  /** An EncryptedAssertion without a configured key, or one that does not decrypt. */
+  'decryption_failed',
+  /** A signature the policy requires is absent (or no signature at all under `either`). */
+  'unsigned',
+  /** A signature present does not verify against any configured IdP certificate. */
+  'bad_signature',
+  /** SHA-1 or MD5 in a signature or digest, or RSA-1.5/3DES in the encryption. */
+  'weak_algorithm',
+  /** Response `Destination` absent (on a signed Response) or not the ACS URL. */
+  'wrong_destination',
+  /** Top-level StatusCode is not Success. */
+  'status_not_success',
+  /** Response or Assertion `Issuer` is not the configured IdP entity id. */
+  'wrong_issuer',
+  /** No AudienceRestriction, or one that does not name our SP entity id. */
+  'wrong_audience',
+  /** No bearer SubjectConfirmation whose `Recipient` is the ACS URL. */
+  'wrong_recipient',
+  /** No SubjectConfirmation with the bearer method. */
+  'not_bearer',
+  /** Conditions or SubjectConfirmationData `NotOnOrAfter` passed (or missing on the bearer confirmation). */
+  'expired',
+  /** Conditions `NotBefore` (or the assertion's IssueInstant) is in the future, beyond the skew. */
+  'not_yet_valid',
+  /** The assertion's IssueInstant is older than `maxAssertionAgeSeconds`. */
+  'too_old',
+  /** No NameID in the assertion's Subject. */
+  'missing_subject',
+  /** The SubjectConfirmationData `InResponseTo` differs from the Response's. */
+  'in_response_to_mismatch',
+  /** No `InResponseTo` while IdP-initiated login is not allowed. */
+  'unsolicited_response',
+  /** (Checked by the caller against Postgres.) `InResponseTo` names no outstanding, unused request. */
+  'unknown_in_response_to',
+  /** (Checked by the caller against Postgres.) The assertion id was already used. */
+  'replay',
+] as const;
+
+export type SamlRejectReason = (typeof SAML_REJECT_REASONS)[number];
+
+/** Every refusal of a SAML Response. `detail` is for the log: it never contains the document. */
+export class SamlRejection extends Error {
+  readonly code = 'SAML_REJECTED';
+  readonly statusCode = 401;
+  constructor(
+    readonly reason: SamlRejectReason,
+    readonly detail: string,
+  ) {
+    super(`SAML response rejected: ${reason}`);
+    this.name = 'SamlRejection';
+  }
+}
+
+/** Throws the refusal; the detail is bounded (library messages can be long) and never holds the document. */
+export function reject(reason: SamlRejectReason, detail: string): never {
+  throw new SamlRejection(reason, detail.slice(0, 300));
+}

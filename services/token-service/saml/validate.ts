@@ -1,0 +1,27 @@
+import type { SamlSettings } from './config.js';
+import { checkAssertion, checkStatus, type ValidatedAssertion } from './assertion.js';
+import { decodeSamlResponse } from './guards.js';
+import { reject } from './reasons.js';
+import { verifySignatures } from './signatures.js';
+import { NS, isElement, parseXml } from './xml.js';
+
+export type { ValidatedAssertion } from './assertion.js';
+
+/**
+ * Validates a base64 SAML Response (HTTP-POST binding) completely, except the two checks that need
+ * Postgres and are the caller's: `InResponseTo` names an outstanding, unused request
+ * (`unknown_in_response_to`) and the assertion id was never used (`replay`).
+ *
+ * Order: guards before parsing (size, base64, DTD, UTF-8) → well-formed samlp:Response → Success
+ * status → weak algorithms, exactly one assertion, decryption, signature policy and verification →
+ * every other check on the verified elements only. Throws `SamlRejection` for every refusal.
+ */
+export async function validateSamlResponse(samlResponseBase64: string, cfg: SamlSettings, now: Date = new Date()): Promise<ValidatedAssertion> {
+  const xml = decodeSamlResponse(samlResponseBase64, cfg.maxResponseBytes);
+  const doc = parseXml(xml);
+  const root = doc.documentElement;
+  if (!isElement(root, NS.protocol, 'Response')) return reject('malformed', 'root element is not samlp:Response');
+  checkStatus(root);
+  const parts = await verifySignatures(xml, doc, cfg);
+  return checkAssertion(parts, cfg, now);
+}
