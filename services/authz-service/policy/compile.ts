@@ -1,0 +1,129 @@
+/**
+ * Compiles a policy into an index so that a decision looks at a handful of candidate rules however
+ * many rules there are: per effect, bucketed by method, then by host (exact name, `*.parent`, any),
+ * then a segment trie over literal / `*` / `**` nodes. Deny rules live in a separate trie whose
+ * literals are case-folded (see foldCase), so deny paths match case-insensitively.
+ */
+import { parseCidrList } from '../request/client-ip.js';
+import type { CompiledRule } from './decide.js';
+import { foldCase } from './patterns.js';
+import { IDENTITY_KEYS } from './types.js';
+import type { Policy, Rule } from './types.js';
+
+/** A rule reached through one of its host patterns (`port` null: any port). */
+export interface Entry {
+  rule: CompiledRule;
+  port: string | null;
+}
+
+export class TrieNode {
+  literal: Map<string, TrieNode> | null = null;
+  star: TrieNode | null = null;
+  /** rules whose pattern ends exactly here */
+  end: Entry[] | null = null;
+  /** rules whose pattern ends in `**` here: they match whatever follows, including nothing */
+  rest: Entry[] | null = null;
+}
+
+export interface HostIndex {
+  exact: Map<string, TrieNode>;
+  /** `*.parent` patterns, keyed by parent */
+  wildcard: Map<string, TrieNode>;
+  any: TrieNode | null;
+}
+
+export interface EffectIndex {
+  byMethod: Map<string, HostIndex>;
+  anyMethod: HostIndex;
+  size: number;
+}
+
+export interface CompiledPolicy {
+  policy: Policy;
+  rules: readonly CompiledRule[];
+  allow: EffectIndex;
+  deny: EffectIndex;
+  /** some rule has a network condition: the client address needs parsing */
+  hasNetworkConditions: boolean;
+}
+
+export function compilePolicy(policy: Policy): CompiledPolicy {
+  const allow = newEffectIndex();
+  const deny = newEffectIndex();
+  const rules = policy.rules.map(compileRule);
+  for (const r of rules) insertRule(r.isDeny ? deny : allow, r);
+  const hasNetworkConditions = rules.some((r) => r.sourceIps !== null || r.notSourceIps !== null);
+  return { policy, rules, allow, deny, hasNetworkConditions };
+}
+
+function compileRule(rule: Rule): CompiledRule {
+  const c = rule.conditions;
+  const set = (l: readonly string[] | null) => (l === null ? null : new Set(l));
+  const net = (l: readonly string[] | null) => (l === null ? null : parseCidrList(l));
+  return {
+    rule,
+    id: rule.id,
+    index: rule.index,
+    isDeny: rule.effect === 'deny',
+    isPublic: rule.public,
+    identityConditions: IDENTITY_KEYS.some((k) => c[k] !== null),
+    subjects: set(c.subjects),
+    groups: set(c.groups),
+    notSubjects: set(c.notSubjects),
+    notGroups: set(c.notGroups),
+    sourceIps: net(c.sourceIps),
+    notSourceIps: net(c.notSourceIps),
+  };
+}
+
+function newHostIndex(): HostIndex {
+  return { exact: new Map(), wildcard: new Map(), any: null };
+}
+
+function newEffectIndex(): EffectIndex {
+  return { byMethod: new Map(), anyMethod: newHostIndex(), size: 0 };
+}
+
+function insertRule(index: EffectIndex, r: CompiledRule): void {
+  index.size++;
+  const methods = r.rule.methods;
+  const hostIndexes = methods === null ? [index.anyMethod] : methods.map((m) => methodBucket(index, m));
+  for (const hosts of hostIndexes) {
+    for (const h of r.rule.hosts ?? [null]) {
+      const root = h === null ? (hosts.any ??= new TrieNode()) : hostRoot(h.wildcard ? hosts.wildcard : hosts.exact, h.name);
+      const entry: Entry = { rule: r, port: h?.port ?? null };
+      for (const p of r.rule.paths) insertPath(root, p.segments, entry, r.isDeny);
+    }
+  }
+}
+
+function methodBucket(index: EffectIndex, method: string): HostIndex {
+  let hosts = index.byMethod.get(method);
+  if (!hosts) index.byMethod.set(method, (hosts = newHostIndex()));
+  return hosts;
+}
+
+function hostRoot(map: Map<string, TrieNode>, name: string): TrieNode {
+  let node = map.get(name);
+  if (!node) map.set(name, (node = new TrieNode()));
+  return node;
+}
+
+function insertPath(root: TrieNode, segments: readonly string[], entry: Entry, fold: boolean): void {
+  let node = root;
+  for (const seg of segments) {
+    if (seg === '**') {
+      (node.rest ??= []).push(entry);
+      return;
+    }
+    if (seg === '*') node = node.star ??= new TrieNode();
+    else {
+      const key = fold ? foldCase(seg) : seg;
+      node.literal ??= new Map();
+      let next = node.literal.get(key);
+      if (!next) node.literal.set(key, (next = new TrieNode()));
+      node = next;
+    }
+  }
+  (node.end ??= []).push(entry);
+}

@@ -1,0 +1,29 @@
+/** Reading a policy file: the one function of this folder that does I/O. */
+import { readFile } from 'node:fs/promises';
+import { parsePolicy } from './parse.js';
+import type { Policy } from './types.js';
+
+/** A policy that cannot be used; `problems` holds every reason, each naming its rule. */
+export class PolicyError extends Error {
+  readonly code = 'POLICY_INVALID';
+  constructor(
+    readonly file: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`invalid policy ${file}:\n  ${problems.join('\n  ')}`);
+    this.name = 'PolicyError';
+  }
+}
+
+/** Reads and validates a policy file; throws {@link PolicyError} (also when it cannot be read). */
+export async function loadPolicyFile(path: string): Promise<Policy> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new PolicyError(path, [`cannot read: ${err instanceof Error ? err.message : String(err)}`]);
+  }
+  const result = parsePolicy(text);
+  if (!result.ok) throw new PolicyError(path, result.problems);
+  return result.policy;
+}

@@ -1,0 +1,240 @@
+/**
+ * Reads the original request (method, host, raw path+query) from the headers of the one front end
+ * the deployment names. Never falls back from one header set to another: a client can send any
+ * header its proxy does not overwrite. Headers of another front end that disagree are refused. Pure.
+ */
+import { isIPv6 } from 'node:net';
+
+export type FrontEnd = 'nginx' | 'ingress-nginx' | 'traefik' | 'envoy';
+export const FRONT_ENDS: readonly FrontEnd[] = ['nginx', 'ingress-nginx', 'traefik', 'envoy'];
+
+export type FrontEndRefusal =
+  | 'missing_original_request'
+  | 'ambiguous_header'
+  | 'bad_method'
+  | 'bad_host'
+  | 'bad_url'
+  | 'conflicting_front_end_headers';
+
+export interface AuthRequestInput {
+  /** the /auth request's own method and URL (path+query), as Fastify sees them */
+  method: string;
+  url: string;
+  /** lower-cased header names */
+  headers: Record<string, string | string[] | undefined>;
+  /** optional: Node's rawHeaders, to catch a repeated header that Node joined or dropped */
+  rawHeaders?: readonly string[];
+}
+
+export interface FrontEndOptions {
+  envoyPathPrefix: string;
+}
+
+export interface OriginalRequest {
+  ok: true;
+  method: string;
+  /** lower-cased, with `:port` when one was given */
+  host: string;
+  /** path + query as forwarded, not yet normalised */
+  rawPath: string;
+}
+
+export type ReadResult = OriginalRequest | { ok: false; reason: FrontEndRefusal };
+
+const DEFAULTS: FrontEndOptions = { envoyPathPrefix: '/auth/ext' };
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const DNS_NAME = /^[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})*$/;
+const PORT = /^[0-9]{1,5}$/;
+const SCHEME = /^https?:\/\//i;
+
+/** Headers each front end reads; used to refuse a repeated one. */
+const HEADERS: Record<FrontEnd, readonly string[]> = {
+  nginx: ['x-original-uri', 'x-original-method', 'host'],
+  'ingress-nginx': ['x-original-url', 'x-original-method'],
+  traefik: ['x-forwarded-method', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-uri'],
+  envoy: ['host'],
+};
+
+class Refusal {
+  constructor(readonly reason: FrontEndRefusal) {}
+}
+
+export function readOriginalRequest(
+  frontEnd: FrontEnd,
+  input: AuthRequestInput,
+  options: Partial<FrontEndOptions> = {},
+): ReadResult {
+  const opts = { ...DEFAULTS, ...options };
+  try {
+    if (input.rawHeaders && repeats(input.rawHeaders, HEADERS[frontEnd])) return refusal('ambiguous_header');
+    const read = readConfigured(frontEnd, input, opts);
+    if (!read) return refusal('missing_original_request');
+    for (const other of FRONT_ENDS) {
+      if (other === frontEnd) continue;
+      const claim = readClaim(other, input, opts);
+      if (claim && disagrees(read, claim)) return refusal('conflicting_front_end_headers');
+    }
+    return read;
+  } catch (err) {
+    if (err instanceof Refusal) return refusal(err.reason);
+    throw err;
+  }
+}
+
+/** The configured front end: every header it sends is required and validated. */
+function readConfigured(fe: FrontEnd, input: AuthRequestInput, opts: FrontEndOptions): OriginalRequest | null {
+  const h = (name: string) => header(input.headers, name);
+  let method: string | undefined;
+  let host: string | undefined;
+  let rawPath: string | undefined;
+  switch (fe) {
+    case 'nginx':
+      [method, host, rawPath] = [h('x-original-method'), h('host'), h('x-original-uri')];
+      break;
+    case 'ingress-nginx': {
+      method = h('x-original-method');
+      const url = h('x-original-url');
+      if (url === undefined) return null;
+      const parsed = splitAbsoluteUrl(url);
+      if (!parsed.ok) throw new Refusal(parsed.reason);
+      [host, rawPath] = [parsed.host, parsed.rawPath];
+      break;
+    }
+    case 'traefik': {
+      [method, host, rawPath] = [h('x-forwarded-method'), h('x-forwarded-host'), h('x-forwarded-uri')];
+      const proto = h('x-forwarded-proto');
+      if (proto === undefined) return null;
+      if (proto !== 'http' && proto !== 'https') throw new Refusal('bad_url');
+      break;
+    }
+    case 'envoy':
+      [method, host, rawPath] = [input.method, h('host'), envoyPath(input.url, opts.envoyPathPrefix)];
+      break;
+  }
+  if (method === undefined || host === undefined || rawPath === undefined) return null;
+  if (!TOKEN.test(method)) throw new Refusal('bad_method');
+  const validHost = parseHost(host);
+  if (validHost === null) throw new Refusal('bad_host');
+  return { ok: true, method, host: validHost, rawPath };
+}
+
+/** What another front end's headers, when present, say about the original request. */
+type Claim = { method?: string | undefined; host?: string | undefined; rawPath?: string | undefined };
+
+function readClaim(fe: FrontEnd, input: AuthRequestInput, opts: FrontEndOptions): Claim | null {
+  const h = (name: string) => header(input.headers, name, 'conflicting_front_end_headers');
+  switch (fe) {
+    case 'nginx':
+      return present({ method: h('x-original-method'), rawPath: h('x-original-uri') });
+    case 'ingress-nginx': {
+      const url = h('x-original-url');
+      if (url === undefined) return null;
+      const parsed = splitAbsoluteUrl(url);
+      if (!parsed.ok) throw new Refusal('conflicting_front_end_headers');
+      return { method: h('x-original-method'), host: parsed.host, rawPath: parsed.rawPath };
+    }
+    case 'traefik': {
+      const host = h('x-forwarded-host');
+      return present({ method: h('x-forwarded-method'), host, rawPath: h('x-forwarded-uri') });
+    }
+    case 'envoy':
+      return present({ rawPath: envoyPath(input.url, opts.envoyPathPrefix) });
+  }
+}
+
+function present(claim: Claim): Claim | null {
+  return claim.method === undefined && claim.host === undefined && claim.rawPath === undefined ? null : claim;
+}
+
+/** The original path+query after the envoy prefix (`/auth/ext/a?b` → `/a?b`), or undefined. */
+function envoyPath(url: string, prefix: string): string | undefined {
+  if (!url.startsWith(prefix)) return undefined;
+  const rest = url.slice(prefix.length);
+  if (rest === '' || rest.startsWith('?')) return `/${rest}`;
+  return rest.startsWith('/') ? rest : undefined;
+}
+
+function disagrees(read: OriginalRequest, claim: Claim): boolean {
+  if (claim.method !== undefined && claim.method !== read.method) return true;
+  if (claim.rawPath !== undefined && claim.rawPath !== read.rawPath) return true;
+  if (claim.host !== undefined && parseHost(claim.host) !== read.host) return true;
+  return false;
+}
+
+function header(
+  headers: AuthRequestInput['headers'],
+  name: string,
+  onRepeat: FrontEndRefusal = 'ambiguous_header',
+): string | undefined {
+  const v = headers[name];
+  if (Array.isArray(v)) throw new Refusal(onRepeat);
+  return v;
+}
+
+function repeats(raw: readonly string[], names: readonly string[]): boolean {
+  const seen = new Set<string>();
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] ?? '').toLowerCase();
+    if (!names.includes(name)) continue;
+    if (seen.has(name)) return true;
+    seen.add(name);
+  }
+  return false;
+}
+
+/**
+ * Splits an absolute `http(s)://authority/path?query` without letting a URL parser rewrite the path:
+ * the raw path+query is kept as sent (an empty path is `/`).
+ */
+export function splitAbsoluteUrl(
+  url: string,
+): { ok: true; host: string; rawPath: string } | { ok: false; reason: 'bad_url' | 'bad_host' } {
+  const scheme = SCHEME.exec(url);
+  if (!scheme) return { ok: false, reason: 'bad_url' };
+  const start = scheme[0].length;
+  let end = start;
+  while (end < url.length && !'/?#'.includes(url.charAt(end))) end++;
+  const host = parseHost(url.slice(start, end));
+  if (host === null) return { ok: false, reason: 'bad_host' };
+  const rest = url.slice(end);
+  return { ok: true, host, rawPath: rest.startsWith('/') ? rest : `/${rest}` };
+}
+
+/**
+ * A host is a DNS name, an IPv4 address or a bracketed IPv6 literal, with an optional `:port`
+ * (1–65535). Returns it lower-cased (port without leading zeros), or null when it is not one.
+ */
+export function parseHost(value: string): string | null {
+  let name = value;
+  let port: string | undefined;
+  const close = value.lastIndexOf(']');
+  const colon = value.lastIndexOf(':');
+  if (colon > close) {
+    name = value.slice(0, colon);
+    port = value.slice(colon + 1);
+    if (!PORT.test(port) || Number(port) < 1 || Number(port) > 65535) return null;
+    port = String(Number(port));
+  }
+  if (name.startsWith('[')) {
+    if (!name.endsWith(']') || !isIPv6Literal(name.slice(1, -1))) return null;
+  } else {
+    if (name.length > 253 || !DNS_NAME.test(name)) return null;
+    const last = name.slice(name.lastIndexOf('.') + 1);
+    if (/^[0-9]+$/.test(last) && !isIPv4(name)) return null; // `1.2.3.999` is neither
+  }
+  const lower = name.toLowerCase();
+  return port === undefined ? lower : `${lower}:${port}`;
+}
+
+function isIPv4(s: string): boolean {
+  const parts = s.split('.');
+  return parts.length === 4 && parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255);
+}
+
+function isIPv6Literal(s: string): boolean {
+  return /^[0-9A-Fa-f:.]+$/.test(s) && isIPv6(s); // no zone id (`%25eth0`)
+}
+
+function refusal(reason: FrontEndRefusal): { ok: false; reason: FrontEndRefusal } {
+  return { ok: false, reason };
+}

@@ -1,0 +1,53 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { runPolicyCli } from '../../../services/authz-service/cli/policy.js';
+
+async function run(...args: string[]): Promise<{ code: number; out: string }> {
+  const lines: string[] = [];
+  const code = await runPolicyCli(args, (l) => lines.push(l));
+  return { code, out: lines.join('\n') };
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'policy-cli-'));
+const file = async (name: string, text: string) => {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+};
+const networkOnly = await file('network.yaml', 'rules:\n  - { id: office, effect: allow, paths: ["/redeem"], sourceIps: ["10.0.0.0/8"] }\n');
+const invalid = await file('invalid.yaml', 'rules:\n  - { id: a, effect: allow, paths: ["/a*b"] }\n');
+const warnOnly = await file('warn.yaml', 'rules: []\n');
+
+type Row = [name: string, args: string[], code: number, out: RegExp];
+const rows: Row[] = [
+  ['lint: the example policy is clean', ['lint', 'examples/policy.yaml'], 0, /examples\/policy\.yaml: 5 rules, 0 errors, 0 warnings/],
+  ['lint: warnings alone exit 0', ['lint', warnOnly], 0, /warning empty_policy/],
+  ['lint: an error finding exits 1', ['lint', networkOnly], 1, /error   network_only_allow: rule "office" \(#1\): grants on a network condition alone/],
+  ['lint: an invalid policy exits 2 and says why', ['lint', invalid], 2, /paths\[0\] "\/a\*b": wildcards must be a whole segment/],
+  ['lint: a missing file exits 2', ['lint', join(dir, 'nope.yaml')], 2, /cannot read/],
+  ['usage: no command', [], 2, /usage:/],
+  ['usage: unknown command', ['check', 'x'], 2, /usage:/],
+  ['usage: explain without --url', ['explain', 'examples/policy.yaml', '--method', 'GET'], 2, /needs --method and --url/],
+  ['usage: explain with an unknown option', ['explain', 'examples/policy.yaml', '--method', 'GET', '--url', 'https://a.com/', '--group', 'x'], 2, /usage:/],
+  ['usage: explain with a relative URL', ['explain', 'examples/policy.yaml', '--method', 'GET', '--url', '/docs'], 2, /not an absolute http\(s\) URL/],
+  ['explain: public docs', ['explain', 'examples/policy.yaml', '--method', 'GET', '--url', 'https://app.example.com/docs/x'], 0,
+    /decision {2}allow \(public_rule\) by rule "docs-public" → HTTP 200[\s\S]*rule "docs-public" \(#1\) allow \(public\): applies/],
+  ['explain: a contractor deleting', ['explain', 'examples/policy.yaml', '--method', 'DELETE', '--url', 'https://app.example.com/api/x', '--groups', 'contractors', '--subject', 'c'], 0,
+    /decision {2}deny \(explicit_deny\) by rule "no-deletes-for-contractors" → HTTP 403[\s\S]*groups \[contractors\]: holds/],
+  ['explain: anonymous', ['explain', 'examples/policy.yaml', '--method', 'GET', '--url', 'https://app.example.com/', '--anonymous'], 0,
+    /decision {2}unauthenticated \(authentication_required\) → HTTP 401/],
+  ['explain: reports from the office', ['explain', 'examples/policy.yaml', '--method', 'GET', '--url', 'https://app.example.com/reports/q1', '--groups', 'employees', '--ip', '203.0.113.7'], 0,
+    /decision {2}allow \(allow_rule\) by rule "app-employees"/],
+  ['explain: an ambiguous path', ['explain', 'examples/policy.yaml', '--method', 'GET', '--url', 'https://app.example.com/docs/..;/admin'], 0,
+    /refused before any rule: the path is ambiguous \(path_parameter\) → HTTP 400/],
+];
+
+for (const [name, args, code, out] of rows) {
+  t.test(name, async (t) => {
+    const r = await run(...args);
+    t.equal(r.code, code, 'exit code');
+    t.match(r.out, out);
+  });
+}

@@ -1,0 +1,144 @@
+import t from 'tap';
+import {
+  parseHost,
+  readOriginalRequest,
+  splitAbsoluteUrl,
+  type AuthRequestInput,
+  type FrontEnd,
+  type ReadResult,
+} from '../../../services/authz-service/request/front-end.js';
+
+type Headers = AuthRequestInput['headers'];
+type Row = [name: string, frontEnd: FrontEnd, input: Partial<AuthRequestInput>, expected: ReadResult];
+
+const ok = (method: string, host: string, rawPath: string): ReadResult => ({ ok: true, method, host, rawPath });
+const no = (reason: Extract<ReadResult, { ok: false }>['reason']): ReadResult => ({ ok: false, reason });
+const nginx: Headers = { host: 'App.Example.com', 'x-original-uri': '/a/b?c=1', 'x-original-method': 'DELETE' };
+const ingress: Headers = { host: 'authz.svc', 'x-original-url': 'https://App.example.com:8443/a/%2e%2e/b?c', 'x-original-method': 'GET' };
+const traefik: Headers = {
+  host: 'authz.svc',
+  'x-forwarded-method': 'POST',
+  'x-forwarded-proto': 'https',
+  'x-forwarded-host': 'app.example.com',
+  'x-forwarded-uri': '/x?y',
+};
+
+const rows: Row[] = [
+  // nginx
+  ['nginx: reads X-Original-URI, X-Original-Method, Host', 'nginx', { headers: nginx }, ok('DELETE', 'app.example.com', '/a/b?c=1')],
+  ['nginx: missing X-Original-URI', 'nginx', { headers: { ...nginx, 'x-original-uri': undefined } }, no('missing_original_request')],
+  ['nginx: missing X-Original-Method', 'nginx', { headers: { ...nginx, 'x-original-method': undefined } }, no('missing_original_request')],
+  ['nginx: missing Host', 'nginx', { headers: { ...nginx, host: undefined } }, no('missing_original_request')],
+  ['nginx: no fallback to X-Original-URL', 'nginx', { headers: { host: 'a.com', 'x-original-url': 'https://a.com/x', 'x-original-method': 'GET' } }, no('missing_original_request')],
+  ['nginx: no fallback to Traefik headers', 'nginx', { headers: { host: 'a.com', 'x-forwarded-uri': '/x', 'x-forwarded-method': 'GET' } }, no('missing_original_request')],
+  ['nginx: a repeated header', 'nginx', { headers: { ...nginx, 'x-original-uri': ['/a', '/b'] } }, no('ambiguous_header')],
+  ['nginx: a repeated header in rawHeaders', 'nginx', { headers: nginx, rawHeaders: ['Host', 'a.com', 'X-Original-URI', '/a', 'x-original-uri', '/b'] }, no('ambiguous_header')],
+  ['nginx: a repeated Host (Node keeps the first)', 'nginx', { headers: nginx, rawHeaders: ['Host', 'a.com', 'Host', 'evil.com'] }, no('ambiguous_header')],
+  ['nginx: a method that is not a token', 'nginx', { headers: { ...nginx, 'x-original-method': 'GET, POST' } }, no('bad_method')],
+  ['nginx: an empty method', 'nginx', { headers: { ...nginx, 'x-original-method': '' } }, no('bad_method')],
+  ['nginx: method case is kept', 'nginx', { headers: { ...nginx, 'x-original-method': 'get' } }, ok('get', 'app.example.com', '/a/b?c=1')],
+  ['nginx: host with port', 'nginx', { headers: { ...nginx, host: 'app.example.com:8080' } }, ok('DELETE', 'app.example.com:8080', '/a/b?c=1')],
+  ['nginx: host with @', 'nginx', { headers: { ...nginx, host: 'user@app.example.com' } }, no('bad_host')],
+  ['nginx: empty host', 'nginx', { headers: { ...nginx, host: '' } }, no('bad_host')],
+  ['nginx: host with a backslash', 'nginx', { headers: { ...nginx, host: 'evil.com\\app.example.com' } }, no('bad_host')],
+  ['nginx: host with a path', 'nginx', { headers: { ...nginx, host: 'app.example.com/admin' } }, no('bad_host')],
+  ['nginx: Traefik headers that agree', 'nginx', { headers: { ...nginx, 'x-forwarded-uri': '/a/b?c=1', 'x-forwarded-host': 'APP.example.com' } }, ok('DELETE', 'app.example.com', '/a/b?c=1')],
+  ['nginx: X-Forwarded-Uri that disagrees', 'nginx', { headers: { ...nginx, 'x-forwarded-uri': '/public' } }, no('conflicting_front_end_headers')],
+  ['nginx: X-Forwarded-Method that disagrees in case', 'nginx', { headers: { ...nginx, 'x-forwarded-method': 'delete' } }, no('conflicting_front_end_headers')],
+  ['nginx: X-Forwarded-Host that disagrees', 'nginx', { headers: { ...nginx, 'x-forwarded-host': 'other.example.com' } }, no('conflicting_front_end_headers')],
+  ['nginx: X-Original-URL that disagrees', 'nginx', { headers: { ...nginx, 'x-original-url': 'https://app.example.com/public' } }, no('conflicting_front_end_headers')],
+  ['nginx: X-Original-URL that is not a URL', 'nginx', { headers: { ...nginx, 'x-original-url': '/a/b?c=1' } }, no('conflicting_front_end_headers')],
+  ['nginx: X-Original-URL that agrees', 'nginx', { headers: { ...nginx, 'x-original-url': 'http://app.example.com/a/b?c=1' } }, ok('DELETE', 'app.example.com', '/a/b?c=1')],
+  ['nginx: an envoy-style /auth URL that disagrees', 'nginx', { url: '/auth/ext/public', headers: nginx }, no('conflicting_front_end_headers')],
+  // ingress-nginx
+  ['ingress-nginx: host and raw path from X-Original-URL', 'ingress-nginx', { headers: ingress }, ok('GET', 'app.example.com:8443', '/a/%2e%2e/b?c')],
+  ['ingress-nginx: an empty path is /', 'ingress-nginx', { headers: { ...ingress, 'x-original-url': 'http://a.com' } }, ok('GET', 'a.com', '/')],
+  ['ingress-nginx: a query with no path', 'ingress-nginx', { headers: { ...ingress, 'x-original-url': 'http://a.com?x=1' } }, ok('GET', 'a.com', '/?x=1')],
+  ['ingress-nginx: IPv6 host', 'ingress-nginx', { headers: { ...ingress, 'x-original-url': 'http://[2001:db8::1]:8080/x' } }, ok('GET', '[2001:db8::1]:8080', '/x')],
+  ['ingress-nginx: upper-case scheme', 'ingress-nginx', { headers: { ...ingress, 'x-original-url': 'HTTPS://a.com/x' } }, ok('GET', 'a.com', '/x')],
+  ['ingress-nginx: a relative URL', 'ingress-nginx', { headers: { ...ingress, 'x-original-url': '/x' } }, no('bad_url')],
+  ['ingress-nginx: another scheme', 'ingress-nginx', { headers: { ...ingress, 'x-original-url': 'ftp://a.com/x' } }, no('bad_url')],
+  ['ingress-nginx: scheme-relative', 'ingress-nginx', { headers: { ...ingress, 'x-original-url': '//a.com/x' } }, no('bad_url')],
+  ['ingress-nginx: an empty authority', 'ingress-nginx', { headers: { ...ingress, 'x-original-url': 'https:///admin' } }, no('bad_host')],
+  ['ingress-nginx: a Host with a path moves nothing', 'ingress-nginx', { headers: { ...ingress, 'x-original-url': 'https://a.com\\@evil/x' } }, no('bad_host')],
+  ['ingress-nginx: userinfo', 'ingress-nginx', { headers: { ...ingress, 'x-original-url': 'https://u:p@a.com/x' } }, no('bad_host')],
+  ['ingress-nginx: a space in the host', 'ingress-nginx', { headers: { ...ingress, 'x-original-url': 'https://a .com/x' } }, no('bad_host')],
+  ['ingress-nginx: port 0', 'ingress-nginx', { headers: { ...ingress, 'x-original-url': 'https://a.com:0/x' } }, no('bad_host')],
+  ['ingress-nginx: port 65536', 'ingress-nginx', { headers: { ...ingress, 'x-original-url': 'https://a.com:65536/x' } }, no('bad_host')],
+  ['ingress-nginx: missing X-Original-Method', 'ingress-nginx', { headers: { ...ingress, 'x-original-method': undefined } }, no('missing_original_request')],
+  ['ingress-nginx: missing X-Original-URL, no fallback to X-Original-URI', 'ingress-nginx', { headers: { ...nginx } }, no('missing_original_request')],
+  ['ingress-nginx: X-Original-URI that disagrees', 'ingress-nginx', { headers: { ...ingress, 'x-original-uri': '/a/b?c' } }, no('conflicting_front_end_headers')],
+  ['ingress-nginx: X-Original-URI that agrees', 'ingress-nginx', { headers: { ...ingress, 'x-original-uri': '/a/%2e%2e/b?c' } }, ok('GET', 'app.example.com:8443', '/a/%2e%2e/b?c')],
+  // traefik
+  ['traefik: reads the four X-Forwarded headers', 'traefik', { headers: traefik }, ok('POST', 'app.example.com', '/x?y')],
+  ['traefik: missing X-Forwarded-Proto', 'traefik', { headers: { ...traefik, 'x-forwarded-proto': undefined } }, no('missing_original_request')],
+  ['traefik: missing X-Forwarded-Uri', 'traefik', { headers: { ...traefik, 'x-forwarded-uri': undefined } }, no('missing_original_request')],
+  ['traefik: missing X-Forwarded-Host, no fallback to Host', 'traefik', { headers: { ...traefik, 'x-forwarded-host': undefined } }, no('missing_original_request')],
+  ['traefik: a proto that is not http(s)', 'traefik', { headers: { ...traefik, 'x-forwarded-proto': 'gopher' } }, no('bad_url')],
+  ['traefik: a bad X-Forwarded-Host', 'traefik', { headers: { ...traefik, 'x-forwarded-host': 'a.com#x' } }, no('bad_host')],
+  ['traefik: X-Original-Method that disagrees', 'traefik', { headers: { ...traefik, 'x-original-method': 'GET' } }, no('conflicting_front_end_headers')],
+  ['traefik: X-Original-URL that disagrees on host', 'traefik', { headers: { ...traefik, 'x-original-url': 'https://evil.com/x?y' } }, no('conflicting_front_end_headers')],
+  // envoy
+  ['envoy: the path after the prefix', 'envoy', { method: 'PUT', url: '/auth/ext/a/b?c', headers: { host: 'App.example.com' } }, ok('PUT', 'app.example.com', '/a/b?c')],
+  ['envoy: an empty rest is /', 'envoy', { method: 'GET', url: '/auth/ext', headers: { host: 'a.com' } }, ok('GET', 'a.com', '/')],
+  ['envoy: a query right after the prefix', 'envoy', { method: 'GET', url: '/auth/ext?x', headers: { host: 'a.com' } }, ok('GET', 'a.com', '/?x')],
+  ['envoy: a URL that only starts like the prefix', 'envoy', { method: 'GET', url: '/auth/extra', headers: { host: 'a.com' } }, no('missing_original_request')],
+  ['envoy: a URL without the prefix', 'envoy', { method: 'GET', url: '/auth', headers: { host: 'a.com' } }, no('missing_original_request')],
+  ['envoy: missing Host', 'envoy', { method: 'GET', url: '/auth/ext/x', headers: {} }, no('missing_original_request')],
+  ['envoy: X-Original-URI that disagrees', 'envoy', { method: 'GET', url: '/auth/ext/x', headers: { host: 'a.com', 'x-original-uri': '/y' } }, no('conflicting_front_end_headers')],
+  ['envoy: a repeated foreign header', 'envoy', { method: 'GET', url: '/auth/ext/x', headers: { host: 'a.com', 'x-forwarded-uri': ['/x', '/y'] } }, no('conflicting_front_end_headers')],
+];
+
+for (const [name, frontEnd, input, expected] of rows) {
+  t.test(name, async (t) => {
+    const full: AuthRequestInput = { method: 'GET', url: '/auth', headers: {}, ...input };
+    t.same(readOriginalRequest(frontEnd, full), expected);
+  });
+}
+
+t.test('envoy: a configured prefix', async (t) => {
+  const input = { method: 'GET', url: '/ext-authz/x', headers: { host: 'a.com' } };
+  t.same(readOriginalRequest('envoy', input, { envoyPathPrefix: '/ext-authz' }), ok('GET', 'a.com', '/x'));
+});
+
+t.test('host validation', async (t) => {
+  const hosts: [string, string | null][] = [
+    ['example.com', 'example.com'],
+    ['EXAMPLE.com:443', 'example.com:443'],
+    ['a.com:0080', 'a.com:80'],
+    ['localhost', 'localhost'],
+    ['my_service.ns.svc', 'my_service.ns.svc'],
+    ['10.0.0.1', '10.0.0.1'],
+    ['10.0.0.1:8080', '10.0.0.1:8080'],
+    ['[::1]', '[::1]'],
+    ['[::1]:8080', '[::1]:8080'],
+    ['[2001:DB8::1]', '[2001:db8::1]'],
+    ['', null],
+    [':80', null],
+    ['a.com:', null],
+    ['a.com:x', null],
+    ['a.com:99999', null],
+    ['a..com', null],
+    ['.a.com', null],
+    ['a.com.', null],
+    ['a com', null],
+    ['a.com?x', null],
+    ['a.com#x', null],
+    ['a@b.com', null],
+    ['a\\b.com', null],
+    ['a.com\t', null],
+    ['1.2.3.999', null],
+    ['01.2.3.4', null],
+    ['::1', null],
+    ['[::1', null],
+    ['[fe80::1%25eth0]', null],
+    ['[not-ip]', null],
+    [`${'a'.repeat(64)}.com`, null],
+    [`${'a.'.repeat(127)}a`, null],
+  ];
+  for (const [value, expected] of hosts) t.equal(parseHost(value), expected, JSON.stringify(value));
+});
+
+t.test('splitAbsoluteUrl keeps the raw path', async (t) => {
+  t.same(splitAbsoluteUrl('https://a.com/x/../%2F;y?z#f'), { ok: true, host: 'a.com', rawPath: '/x/../%2F;y?z#f' });
+});
