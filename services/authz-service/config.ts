@@ -1,7 +1,7 @@
 import { BlockList } from 'node:net';
 import { EnvReader, type Env } from '../shared/env.js';
 import { readCommonConfig, type CommonConfig } from '../shared/config.js';
-import { parseCidrs } from '../shared/cidr.js';
+import { parseCidrList } from '../shared/client-ip.js';
 import { loadVerificationKeys, type VerificationKey } from '../shared/jwt-keys.js';
 import { FRONT_ENDS, type FrontEnd } from './request/front-end.js';
 import type { Relaxations } from './request/path.js';
@@ -62,7 +62,7 @@ export function loadAuthzServiceConfig(env: Env): AuthzServiceConfig {
 
   let trustedProxies = new BlockList();
   try {
-    trustedProxies = parseCidrs(r.list('TRUSTED_PROXIES'));
+    trustedProxies = parseCidrList(r.list('TRUSTED_PROXIES'));
   } catch (err) {
     r.fail('TRUSTED_PROXIES', (err as Error).message);
   }

@@ -32,6 +32,9 @@ export async function buildApp(config: TokenServiceConfig, opts: BuildOptions = 
     audit: createAudit('token-service', opts.logStream),
     issue: createIssuer({ key: signer, issuer: config.jwt.issuer, audience: config.jwt.audience, ttlSeconds: config.jwt.ttlSeconds }),
   };
+  // Only the ACS reads a body (a form); any other body is left unread rather than parsed.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
   await app.register(formbody, { bodyLimit: Math.ceil(config.saml.maxResponseBytes * 1.5) + 4096 });
   await app.register(guards, ctx);
   await app.register(acs, ctx);

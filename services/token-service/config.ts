@@ -2,7 +2,7 @@ import { BlockList, isIP } from 'node:net';
 import { EnvReader, type Env } from '../shared/env.js';
 import { readCommonConfig, type CommonConfig } from '../shared/config.js';
 import { JWT_ALGORITHMS, loadSigningKeys, splitPem, type JwtAlgorithm, type SigningKey } from '../shared/jwt-keys.js';
-import { parseCidrs } from '../shared/cidr.js';
+import { parseCidrList } from '../shared/client-ip.js';
 import { SIGNATURE_POLICIES, samlSettings, SamlConfigError, type SamlSettings, type SamlSettingsInput } from './saml/config.js';
 
 export interface TokenServiceConfig extends CommonConfig {
@@ -92,7 +92,7 @@ export function loadTokenServiceConfig(env: Env): TokenServiceConfig {
 
   const cidrs = (name: string) => {
     try {
-      return parseCidrs(r.list(name));
+      return parseCidrList(r.list(name));
     } catch (err) {
       r.fail(name, (err as Error).message);
       return new BlockList();

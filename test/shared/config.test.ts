@@ -5,6 +5,12 @@ import { join } from 'node:path';
 import { ConfigError } from '../../services/shared/env.js';
 import { loadTokenServiceConfig } from '../../services/token-service/config.js';
 import { loadAuthzServiceConfig } from '../../services/authz-service/config.js';
+import { authzServiceEnv, tokenServiceEnv } from '../helpers/env.js';
+
+const tokenEnv = await tokenServiceEnv();
+const authzEnv = await authzServiceEnv();
+const token = (env: Record<string, string>) => loadTokenServiceConfig({ ...tokenEnv, ...env });
+const authz = (env: Record<string, string>) => loadAuthzServiceConfig({ ...authzEnv, ...env });
 
 const DB = 'postgres://u:p@127.0.0.1:5432/db';
 
@@ -37,34 +43,48 @@ t.test('common variables: one problem per bad variable, each naming it', async (
     },
   ];
   for (const row of rows) {
-    t.same(problemsOf(() => loadTokenServiceConfig(row.env)), row.problems, `token-service: ${row.name}`);
-    t.same(problemsOf(() => loadAuthzServiceConfig(row.env)), row.problems, `authz-service: ${row.name}`);
+    t.same(problemsOf(() => token(row.env)), row.problems, `token-service: ${row.name}`);
+    t.same(problemsOf(() => authz(row.env)), row.problems, `authz-service: ${row.name}`);
   }
 });
 
 t.test('defaults: 0.0.0.0, token-service 8080/9464, authz-service 8081/9465', async (t) => {
-  const token = loadTokenServiceConfig({ DATABASE_URL: DB });
-  t.match(token, { host: '0.0.0.0', port: 8080, metricsPort: 9464, logLevel: 'info', databaseUrl: DB });
-  const authz = loadAuthzServiceConfig({ DATABASE_URL: DB });
-  t.match(authz, { host: '0.0.0.0', port: 8081, metricsPort: 9465 });
+  t.match(token({ DATABASE_URL: DB }), { host: '0.0.0.0', port: 8080, metricsPort: 9464, logLevel: 'info', databaseUrl: DB });
+  t.match(authz({ DATABASE_URL: DB }), { host: '0.0.0.0', port: 8081, metricsPort: 9465, frontEnd: 'nginx' });
 });
 
 t.test('secrets are read from *_FILE; giving both is an error; an unreadable file is named', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'cfg-'));
   const file = join(dir, 'db-url');
   await writeFile(file, `${DB}\n`);
-  t.equal(loadTokenServiceConfig({ DATABASE_URL_FILE: file }).databaseUrl, DB, 'trailing newline trimmed');
-  t.same(problemsOf(() => loadTokenServiceConfig({ DATABASE_URL_FILE: file, DATABASE_URL: DB })), [
+  t.equal(token({ DATABASE_URL_FILE: file }).databaseUrl, DB, 'trailing newline trimmed');
+  t.same(problemsOf(() => token({ DATABASE_URL_FILE: file, DATABASE_URL: DB })), [
     'DATABASE_URL: set either DATABASE_URL or DATABASE_URL_FILE, not both',
   ]);
-  t.same(problemsOf(() => loadTokenServiceConfig({ DATABASE_URL_FILE: join(dir, 'nope') })), [
+  t.same(problemsOf(() => token({ DATABASE_URL_FILE: join(dir, 'nope') })), [
     `DATABASE_URL_FILE: cannot read ${join(dir, 'nope')} (ENOENT)`,
   ]);
 });
 
 t.test('a problem message never echoes a secret value', async (t) => {
   const secret = 'postgres-password-value';
-  const problems = problemsOf(() => loadTokenServiceConfig({ DATABASE_URL: `mysql://u:${secret}@h/db` }));
+  const problems = problemsOf(() => token({ DATABASE_URL: `mysql://u:${secret}@h/db` }));
   t.equal(problems.length, 1);
   t.notMatch(problems[0], secret);
+});
+
+t.test('service variables: each problem names its variable', async (t) => {
+  const rows: { name: string; load: () => unknown; problems: string[] }[] = [
+    { name: 'JWT key of the wrong algorithm', load: () => token({ DATABASE_URL: DB, JWT_ALGORITHM: 'RS256' }), problems: ['JWT_PRIVATE_KEY: key #1 (ec) cannot sign RS256 (it fits ES256)'] },
+    { name: 'unknown JWT algorithm', load: () => token({ DATABASE_URL: DB, JWT_ALGORITHM: 'HS256' }), problems: ['JWT_ALGORITHM: expected one of ES256, RS256, EdDSA, got "HS256"'] },
+    { name: 'IdP certificate not PEM', load: () => token({ DATABASE_URL: DB, SAML_IDP_CERT: 'abc' }), problems: ['SAML_IDP_CERT: expected one or more PEM certificates (-----BEGIN CERTIFICATE-----)'] },
+    { name: 'bad ALLOWED_CIDRS', load: () => token({ DATABASE_URL: DB, ALLOWED_CIDRS: '10.0.0.0/8, 300.1.1.1' }), problems: ['ALLOWED_CIDRS: invalid CIDR list entry 2: "300.1.1.1" is not an IPv4 or IPv6 address or CIDR'] },
+    { name: 'return URL not absolute', load: () => token({ DATABASE_URL: DB, ALLOWED_RETURN_URLS: '/relative' }), problems: ['ALLOWED_RETURN_URLS: "/relative" is not an absolute http(s) URL'] },
+    { name: 'unknown front end', load: () => authz({ DATABASE_URL: DB, FRONT_END: 'haproxy' }), problems: ['FRONT_END: expected one of nginx, ingress-nginx, traefik, envoy, got "haproxy"'] },
+    { name: 'both key sources', load: () => authz({ DATABASE_URL: DB, JWKS_URL: 'http://token/.well-known/jwks.json' }), problems: ['JWT_PUBLIC_KEYS: set either JWT_PUBLIC_KEYS (or _FILE) or JWKS_URL, not both'] },
+    { name: 'no key source', load: () => loadAuthzServiceConfig({ ...authzEnv, JWT_PUBLIC_KEYS: '', DATABASE_URL: DB }), problems: ['JWT_PUBLIC_KEYS: required: JWT_PUBLIC_KEYS (or JWT_PUBLIC_KEYS_FILE) or JWKS_URL'] },
+    { name: 'unknown path relaxation', load: () => authz({ DATABASE_URL: DB, PATH_RELAXATIONS: 'encoded-slash,anything' }), problems: ['PATH_RELAXATIONS: unknown relaxation "anything" (known: encoded-slash, dot-segments, path-parameters, double-encoding, backslash, no-merge-slashes)'] },
+    { name: 'missing policy file variable', load: () => loadAuthzServiceConfig({ ...authzEnv, POLICY_FILE: '', DATABASE_URL: DB }), problems: ['POLICY_FILE: required'] },
+  ];
+  for (const row of rows) t.same(problemsOf(row.load), row.problems, row.name);
 });

@@ -4,6 +4,10 @@ import { serve } from '../../services/shared/server.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { LogCapture, COMMON_TEST_ENV } from '../helpers/app.js';
 import { startServiceProcess, runToExit } from '../helpers/process.js';
+import { authzServiceEnv, tokenServiceEnv } from '../helpers/env.js';
+
+const envs = { 'token-service': await tokenServiceEnv(), 'authz-service': await authzServiceEnv() };
+const serviceEnv = (name: keyof typeof envs) => envs[name];
 
 t.test('shutdown: readiness fails first, in-flight requests finish, then the listener closes', async (t) => {
   const { url } = await createTestDatabase(t);
@@ -61,7 +65,3 @@ for (const [name, entry] of [
   });
 }
 
-/** Variables each service needs besides the common ones; grows with the services. */
-function serviceEnv(_name: 'token-service' | 'authz-service'): Record<string, string> {
-  return {};
-}

@@ -17,6 +17,11 @@ export class PolicyError extends Error {
 
 /** Reads and validates a policy file; throws {@link PolicyError} (also when it cannot be read). */
 export async function loadPolicyFile(path: string): Promise<Policy> {
+  return (await readPolicyFile(path)).policy;
+}
+
+/** The validated policy and the text it came from (the live policy is identified by its hash). */
+export async function readPolicyFile(path: string): Promise<{ policy: Policy; text: string }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -25,5 +30,5 @@ export async function loadPolicyFile(path: string): Promise<Policy> {
   }
   const result = parsePolicy(text);
   if (!result.ok) throw new PolicyError(path, result.problems);
-  return result.policy;
+  return { policy: result.policy, text };
 }

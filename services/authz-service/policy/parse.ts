@@ -4,7 +4,7 @@
  * and a key this version does not know must never be silently ignored.
  */
 import { parseDocument } from 'yaml';
-import { parseCidr } from '../request/client-ip.js';
+import { parseCidr } from '../../shared/client-ip.js';
 import { parseHostPattern, parsePathPattern } from './patterns.js';
 import { CONDITION_KEYS, hasIdentityConditions, ruleLabel } from './types.js';
 import type { ConditionKey, Effect, Policy, Rule } from './types.js';

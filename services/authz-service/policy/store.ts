@@ -1,18 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
-import { parsePolicy } from './parse.js';
+import { stat } from 'node:fs/promises';
+import { PolicyError, readPolicyFile } from './load.js';
 import { compilePolicy, type CompiledPolicy } from './compile.js';
-
-export class PolicyInvalidError extends Error {
-  readonly code = 'POLICY_INVALID';
-  constructor(
-    readonly file: string,
-    readonly problems: readonly string[],
-  ) {
-    super(`policy ${file} is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'PolicyInvalidError';
-  }
-}
 
 export interface LoadedPolicy {
   compiled: CompiledPolicy;
@@ -20,20 +9,13 @@ export interface LoadedPolicy {
   ruleCount: number;
 }
 
-/** Reads, validates and compiles a policy file; throws PolicyInvalidError naming each bad rule. */
-export async function loadPolicyFile(file: string): Promise<LoadedPolicy> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new PolicyInvalidError(file, [`cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
-  }
-  const parsed = parsePolicy(text);
-  if (!parsed.ok) throw new PolicyInvalidError(file, parsed.problems);
+/** Reads, validates and compiles a policy file; throws PolicyError naming each bad rule. */
+export async function compilePolicyFile(file: string): Promise<LoadedPolicy> {
+  const { policy, text } = await readPolicyFile(file);
   return {
-    compiled: compilePolicy(parsed.policy),
+    compiled: compilePolicy(policy),
     hash: createHash('sha256').update(text).digest('hex').slice(0, 16),
-    ruleCount: parsed.policy.rules.length,
+    ruleCount: policy.rules.length,
   };
 }
 
@@ -59,7 +41,7 @@ export class PolicyStore {
   ) {}
 
   static async open(file: string, log: Log, onReload: PolicyStore['onReload']): Promise<PolicyStore> {
-    const store = new PolicyStore(file, await loadPolicyFile(file), log, onReload);
+    const store = new PolicyStore(file, await compilePolicyFile(file), log, onReload);
     store.lastStat = await store.statKey();
     onReload('ok', store.current);
     return store;
@@ -90,14 +72,14 @@ export class PolicyStore {
     if (key === this.lastStat) return false;
     this.lastStat = key;
     try {
-      const next = await loadPolicyFile(this.file);
+      const next = await compilePolicyFile(this.file);
       if (next.hash === this.current.hash) return false;
       this.current = next;
       this.onReload('ok', next);
       this.log.info({ hash: next.hash, rules: next.ruleCount }, 'policy reloaded');
       return true;
     } catch (err) {
-      const problems = err instanceof PolicyInvalidError ? err.problems : [(err as Error).message];
+      const problems = err instanceof PolicyError ? err.problems : [(err as Error).message];
       this.onReload('failed', this.current);
       this.log.warn({ problems, kept_hash: this.current.hash }, 'policy reload refused; keeping the last good policy');
       return false;

@@ -1,7 +1,7 @@
 import { METHODS } from 'node:http';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Audit } from '../../shared/audit.js';
-import { clientAddress } from '../../shared/client-address.js';
+import { clientAddress } from '../../shared/client-ip.js';
 import { presentedToken } from '../../shared/cookies.js';
 import type { AuthzServiceConfig } from '../config.js';
 import type { AuthzMetrics, MetricOutcome } from '../metrics.js';

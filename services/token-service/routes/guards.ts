@@ -1,8 +1,7 @@
 import fp from 'fastify-plugin';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync, onRequestHookHandler } from 'fastify';
-import { clientAddress } from '../../shared/client-address.js';
-import { inList } from '../../shared/cidr.js';
+import { clientAddress, inList } from '../../shared/client-ip.js';
 import type { RouteContext } from './context.js';
 
 declare module 'fastify' {

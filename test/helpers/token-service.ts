@@ -1,0 +1,76 @@
+import { buildApp } from '../../services/token-service/app.js';
+import { loadTokenServiceConfig, type TokenServiceConfig } from '../../services/token-service/config.js';
+import type { App } from '../../services/shared/app-base.js';
+import { generateIdpKeys, type KeyPair } from '../../services/dev-idp/keys.js';
+import { signSamlResponse, type SignSamlResponseOptions } from '../../services/dev-idp/sign.js';
+import type { SigningKey } from '../../services/shared/jwt-keys.js';
+import { LogCapture } from './app.js';
+import { AUDIENCE, ISSUER, newSigningKey } from './tokens.js';
+
+export const IDP_ISSUER = 'http://www.okta.com/exk-test';
+export const SP_ENTITY = 'https://auth.test.example/saml/metadata';
+export const ACS_URL = 'https://auth.test.example/saml/acs';
+export const RETURN_BASE = 'https://app.test.example/';
+
+export interface TokenFixture {
+  app: App;
+  config: TokenServiceConfig;
+  logs: LogCapture;
+  idp: KeyPair;
+  jwtKey: SigningKey;
+  /** A signed SAML response for this service (IdP-initiated unless inResponseTo is given). */
+  sign(over?: Partial<SignSamlResponseOptions>): Promise<{ samlResponse: string; assertionId: string }>;
+}
+
+let sharedIdp: Promise<KeyPair> | undefined;
+
+/** A token-service app on a test database, configured only through its environment. */
+export async function buildTokenService(
+  t: { teardown(fn: () => unknown): void },
+  opts: { databaseUrl: string; env?: Record<string, string>; idp?: KeyPair; jwtKey?: SigningKey },
+): Promise<TokenFixture> {
+  const idp = opts.idp ?? (await (sharedIdp ??= generateIdpKeys()));
+  const jwtKey = opts.jwtKey ?? newSigningKey('ES256');
+  const config = loadTokenServiceConfig({
+    DATABASE_URL: opts.databaseUrl,
+    LOG_LEVEL: 'info',
+    SAML_IDP_CERT: idp.cert,
+    SAML_IDP_ISSUER: IDP_ISSUER,
+    SAML_IDP_SSO_URL: 'https://idp.test.example/sso',
+    SAML_SP_ENTITY_ID: SP_ENTITY,
+    SAML_ACS_URL: ACS_URL,
+    JWT_PRIVATE_KEY: jwtKey.privatePem,
+    JWT_ISSUER: ISSUER,
+    JWT_AUDIENCE: AUDIENCE,
+    ALLOWED_RETURN_URLS: RETURN_BASE,
+    SWEEP_INTERVAL_SECONDS: '0',
+    ...opts.env,
+  });
+  const logs = new LogCapture();
+  const app = await buildApp(config, { logStream: logs });
+  t.teardown(() => app.close());
+  const sign = (over: Partial<SignSamlResponseOptions> = {}) =>
+    signSamlResponse({
+      idp,
+      issuer: IDP_ISSUER,
+      acsUrl: ACS_URL,
+      audience: SP_ENTITY,
+      nameId: 'alice@example.com',
+      email: 'alice@example.com',
+      groups: ['staff', 'admins'],
+      ...over,
+    });
+  return { app, config, logs, idp, jwtKey, sign };
+}
+
+/** POST /saml/acs as a form, asking for JSON unless told otherwise. */
+export function postAcs(app: App, samlResponse: string, opts: { relayState?: string; accept?: string; remote?: string; headers?: Record<string, string> } = {}) {
+  const form = new URLSearchParams({ SAMLResponse: samlResponse, ...(opts.relayState !== undefined ? { RelayState: opts.relayState } : {}) });
+  return app.inject({
+    method: 'POST',
+    url: '/saml/acs',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: opts.accept ?? 'application/json', ...opts.headers },
+    payload: form.toString(),
+    ...(opts.remote ? { remoteAddress: opts.remote } : {}),
+  });
+}
