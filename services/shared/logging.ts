@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyServerOptions } from 'fastify';
+import { LogController, type FastifyServerOptions } from 'fastify';
 import type { LogLevel } from './config.js';
 
 /**
@@ -26,7 +26,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Fastify logger and request-id options shared by both services. */
 export function loggerOptions(level: LogLevel, destination?: NodeJS.WritableStream): Pick<
   FastifyServerOptions,
-  'logger' | 'genReqId' | 'disableRequestLogging' | 'requestIdLogLabel'
+  'logger' | 'genReqId' | 'logController'
 > {
   return {
     logger: {
@@ -39,7 +39,7 @@ export function loggerOptions(level: LogLevel, destination?: NodeJS.WritableStre
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    requestIdLogLabel: 'request_id',
-    disableRequestLogging: true,
+    // Fastify's own two lines per request are off: access-log.ts writes one line per request.
+    logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
   };
 }
