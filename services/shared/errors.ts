@@ -5,3 +5,4 @@ export const ServiceUnavailableError = createError('SERVICE_UNAVAILABLE', 'servi
 export const BadRequestError = createError<[string]>('BAD_REQUEST', '%s', 400);
 export const UnauthorizedError = createError('UNAUTHORIZED', 'unauthorized', 401);
 export const ForbiddenError = createError('FORBIDDEN', 'forbidden', 403);
+export const RateLimitedError = createError<[number]>('RATE_LIMITED', 'rate limit exceeded; retry in %s s', 429);

@@ -3,6 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync, onRequestHookHandler } from 'fastify';
 import { clientAddress, inList } from '../../shared/client-ip.js';
 import type { RouteContext } from './context.js';
+import { RateLimitedError } from '../../shared/errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -38,7 +39,7 @@ const guards: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, 
   await app.register(rateLimit, {
     global: false,
     keyGenerator: (req) => req.clientAddress,
-    errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, error: 'rate_limited', message: `rate limit exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s` }),
+    errorResponseBuilder: (_req, ctx) => new RateLimitedError(Math.ceil(ctx.ttl / 1000)),
     onExceeded: (req) => {
       metrics.redeemRefused.inc({ reason: 'rate_limited' });
       audit({ event: 'redeem_refused', reason: 'rate_limited', client: req.clientAddress, request_id: req.id });
