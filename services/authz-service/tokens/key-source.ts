@@ -38,20 +38,27 @@ export class KeySource {
     const keys = this.config.keys;
     if (keys.kind !== 'jwks') return;
     await this.refresh();
-    this.timer = setInterval(() => void this.refresh(), (this.loaded ? keys.refreshSeconds : keys.minRefreshSeconds) * 1000);
-    this.timer.unref();
+    // Until the first fetch succeeds, retry every minRefreshSeconds; then refresh every refreshSeconds.
+    const schedule = () => {
+      this.timer = setTimeout(() => void this.refresh().finally(schedule), (this.loaded ? keys.refreshSeconds : keys.minRefreshSeconds) * 1000);
+      this.timer.unref();
+    };
+    schedule();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   /** Verifies; an unknown kid may trigger one (rate-limited) JWKS refresh and a second attempt. */
   verify(token: string): VerifyResult | Promise<VerifyResult> {
     const result = this.verifier.verify(token);
     if (result.ok || result.reason !== 'unknown_key' || this.config.keys.kind !== 'jwks') return result;
-    const kid = TokenVerifier.kidOf(token);
-    if (kid === undefined || Date.now() - this.lastFetch < this.config.keys.minRefreshSeconds * 1000) return result;
+    if (TokenVerifier.kidOf(token) === undefined) return result;
+    // A refresh in flight answers every token waiting on it; otherwise at most one per interval.
+    if (this.fetching) return this.fetching.then(() => this.verifier.verify(token));
+    if (Date.now() - this.lastFetch < this.config.keys.minRefreshSeconds * 1000) return result;
     return this.refresh().then(() => this.verifier.verify(token));
   }
 
