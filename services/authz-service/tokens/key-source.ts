@@ -17,6 +17,7 @@ export class KeySource {
   private lastFetch = 0;
   private fetching: Promise<boolean> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
   loaded: boolean;
 
   constructor(
@@ -40,6 +41,7 @@ export class KeySource {
     await this.refresh();
     // Until the first fetch succeeds, retry every minRefreshSeconds; then refresh every refreshSeconds.
     const schedule = () => {
+      if (this.stopped) return;
       this.timer = setTimeout(() => void this.refresh().finally(schedule), (this.loaded ? keys.refreshSeconds : keys.minRefreshSeconds) * 1000);
       this.timer.unref();
     };
@@ -47,6 +49,7 @@ export class KeySource {
   }
 
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
   }
