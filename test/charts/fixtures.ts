@@ -1,0 +1,40 @@
+/**
+ * Secrets for rendering the charts from values: generated per run, written to a temp dir, and passed
+ * with --set-file as an operator would. Nothing here is a placeholder that could reach a cluster.
+ */
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generate } from 'selfsigned';
+
+export interface SecretFiles {
+  dir: string;
+  databaseUrl: string;
+  jwtPrivateKey: string;
+  /** A second signing key (a rotation). */
+  jwtPrivateKey2: string;
+  jwtPublicKey: string;
+  idpCert: string;
+  cleanup(): void;
+}
+
+export async function makeSecretFiles(): Promise<SecretFiles> {
+  const dir = mkdtempSync(join(tmpdir(), 'saml-authz-chart-secrets-'));
+  const write = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text, { mode: 0o600 });
+    return path;
+  };
+  const jwt = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const idp = await generate([{ name: 'commonName', value: 'chart test IdP' }], { keySize: 2048, algorithm: 'sha256' });
+  return {
+    dir,
+    databaseUrl: write('database-url', `postgres://saml_authz:${randomBytes(12).toString('hex')}@db.example.internal:5432/saml_authz?sslmode=require`),
+    jwtPrivateKey: write('jwt.pem', jwt.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()),
+    jwtPrivateKey2: write('jwt2.pem', generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()),
+    jwtPublicKey: write('jwt.pub.pem', jwt.publicKey.export({ type: 'spki', format: 'pem' }).toString()),
+    idpCert: write('idp.pem', idp.cert),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
