@@ -36,6 +36,16 @@ const metricsPlugin: FastifyPluginAsync = async (app) => {
   });
 
   if (app.hasDecorator('db')) {
+    const queries = new Histogram({
+      name: 'db_query_duration_seconds',
+      help: 'Database query duration, by result',
+      labelNames: ['result'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    });
+    const ok = queries.labels('ok');
+    const failed = queries.labels('error');
+    app.db.observeQueries((seconds, success) => (success ? ok : failed).observe(seconds));
     const pool = app.db.pool;
     new Gauge({
       name: 'db_pool_connections',

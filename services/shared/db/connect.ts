@@ -11,9 +11,13 @@ export interface DbOptions {
   statementTimeoutMs?: number;
 }
 
+export type QueryObserver = (seconds: number, ok: boolean) => void;
+
 export interface Db {
   kysely: Kysely<Database>;
   pool: pg.Pool;
+  /** Called after every Kysely query with its duration (the metrics plugin sets it). */
+  observeQueries(observer: QueryObserver): void;
   destroy(): Promise<void>;
 }
 
@@ -29,11 +33,18 @@ export function connect(opts: DbOptions): Db {
   });
   // An idle client whose server went away emits 'error' on the pool; the next checkout reconnects.
   pool.on('error', () => {});
-  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  let observer: QueryObserver | undefined;
+  const kysely = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool }),
+    log: (event) => observer?.(event.queryDurationMillis / 1000, event.level === 'query'),
+  });
   let destroyed: Promise<void> | undefined;
   return {
     kysely,
     pool,
+    observeQueries: (fn) => {
+      observer = fn;
+    },
     destroy: () => (destroyed ??= kysely.destroy()),
   };
 }
