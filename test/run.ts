@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startEmbeddedPostgres, type EmbeddedPg } from '../services/shared/embedded-postgres.js';
+import { scanLogs } from './support/log-scan.js';
 
 async function main(): Promise<number> {
   let pg: EmbeddedPg | undefined;
@@ -21,16 +22,28 @@ async function main(): Promise<number> {
     process.stdout.write(`# embedded Postgres on 127.0.0.1:${pg.port} for this run\n`);
   }
   env.TEST_ADMIN_DATABASE_URL = env.DATABASE_URL;
+  const logDir = await mkdtemp(join(tmpdir(), 'saml-authz-test-logs-'));
+  env.TEST_LOG_DIR = logDir;
   try {
-    return await runTap(process.argv.slice(2), env);
+    const tap = await runTap(process.argv.slice(2), env);
+    // Every log line the services wrote during the suite: never a token, a cookie or a SAML document.
+    const scan = await scanLogs(logDir);
+    const clean = scan.findings.length === 0;
+    process.stdout.write(`# log scan: ${scan.lines} log lines from ${scan.files} processes${clean ? ': no token, cookie or SAML document' : ''}\n`);
+    for (const finding of scan.findings.slice(0, 20)) process.stdout.write(`#   FOUND ${finding}\n`);
+    tap.passed += clean ? 1 : 0;
+    tap.failed += clean ? 0 : 1;
+    process.stdout.write(`\n${tap.passed} passed, ${tap.failed} failed${tap.skipped ? `, ${tap.skipped} skipped` : ''}\n`);
+    return tap.code !== 0 || !clean ? 1 : 0;
   } finally {
     await pg?.stop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await rm(logDir, { recursive: true, force: true });
   }
 }
 
 /** Runs tap, echoing its output, and counts the leaf results of every file. */
-function runTap(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+function runTap(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; passed: number; failed: number; skipped: number }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join('node_modules', 'tap', 'dist', 'esm', 'run.mjs'), ...args], {
       env,
@@ -60,10 +73,7 @@ function runTap(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
-    child.on('close', (code) => {
-      process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
-      resolve(code ?? 1);
-    });
+    child.on('close', (code) => resolve({ code: code ?? 1, passed, failed, skipped }));
   });
 }
 

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { recordLog } from './app.js';
 
 export interface ServiceProcess {
   child: ChildProcess;
@@ -24,7 +25,10 @@ export function startServiceProcess(entry: string, env: Record<string, string>, 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l));
+  createInterface({ input: child.stderr! }).on('line', (l) => {
+    stderr.push(l);
+    recordLog(l);
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -32,6 +36,7 @@ export function startServiceProcess(entry: string, env: Record<string, string>, 
     }, timeoutMs);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       logs.push(line);
+      recordLog(line);
       try {
         const parsed = JSON.parse(line) as { port?: number; metrics_port?: number };
         if (parsed.port !== undefined && parsed.metrics_port !== undefined) {
