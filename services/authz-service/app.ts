@@ -51,7 +51,7 @@ export async function buildApp(config: AuthzServiceConfig, opts: BuildOptions = 
     maxPending: config.cache.maxPending,
     batchSize: 200,
     maxConcurrentQueries: 2,
-    onEvent: (event) => metrics.cache.inc({ event }),
+    onEvent: metrics.cacheEvent,
     onQuery: (seconds, ok) => metrics.lookups.observe({ result: ok ? 'ok' : 'error' }, seconds),
   });
   const listener = new RevocationListener({

@@ -1,8 +1,11 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { LATENCY_BUCKETS } from '../shared/metrics.js';
+import { LabelCache } from '../shared/label-cache.js';
 
 export const OUTCOMES = ['allow', 'deny', 'unauthenticated', 'bad_request'] as const;
 export type MetricOutcome = (typeof OUTCOMES)[number];
+export const CACHE_EVENTS = ['hit', 'miss', 'eviction', 'coalesced', 'overload'] as const;
+export type CacheEvent = (typeof CACHE_EVENTS)[number];
 
 /**
  * The authz-service's own metrics. Labels are closed lists: outcome, and a reason from the policy,
@@ -28,7 +31,7 @@ export function authzMetrics(registry: Registry) {
     labelNames: ['event'] as const,
     registers: [registry],
   });
-  for (const event of ['hit', 'miss', 'eviction', 'coalesced', 'overload']) cache.inc({ event }, 0);
+  for (const event of CACHE_EVENTS) cache.inc({ event }, 0);
   const revocations = new Counter({ name: 'authz_revocations_received_total', help: 'Revocation notifications received from Postgres', registers: [registry] });
   const listener = new Gauge({ name: 'authz_revocation_listener_up', help: '1 while the LISTEN connection is up', registers: [registry] });
   const lookups = new Histogram({
@@ -42,7 +45,16 @@ export function authzMetrics(registry: Registry) {
   for (const result of ['ok', 'failed']) reloads.inc({ result }, 0);
   const rules = new Gauge({ name: 'authz_policy_rules', help: 'Rules in the policy in force', registers: [registry] });
   const policyInfo = new Gauge({ name: 'authz_policy_info', help: 'The policy in force (hash label: first 16 hex of its SHA-256)', labelNames: ['hash'] as const, registers: [registry] });
-  return { decisions, decisionSeconds, cache, revocations, listener, lookups, reloads, rules, policyInfo };
+  // Bound children for the per-request path (no label object hashed per request).
+  const decisionCounter = new LabelCache((outcome, reason) => decisions.labels(outcome, reason));
+  const latencyByOutcome = Object.fromEntries(OUTCOMES.map((o) => [o, decisionSeconds.labels(o)])) as Record<MetricOutcome, ReturnType<typeof decisionSeconds.labels>>;
+  const cacheEvents = Object.fromEntries(CACHE_EVENTS.map((e) => [e, cache.labels(e)])) as Record<CacheEvent, ReturnType<typeof cache.labels>>;
+  const decided = (outcome: MetricOutcome, reason: string, seconds: number) => {
+    decisionCounter.get(outcome, reason).inc();
+    latencyByOutcome[outcome].observe(seconds);
+  };
+  const cacheEvent = (event: CacheEvent) => cacheEvents[event].inc();
+  return { decided, cacheEvent, decisions, decisionSeconds, cache, revocations, listener, lookups, reloads, rules, policyInfo };
 }
 
 export type AuthzMetrics = ReturnType<typeof authzMetrics>;

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { LabelCache } from './label-cache.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -33,11 +34,12 @@ const metricsPlugin: FastifyPluginAsync = async (app) => {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
-  app.addHook('onResponse', async (req, reply) => {
-    http.observe(
-      { route: req.routeOptions.url ?? 'unmatched', method: req.method, status_class: `${Math.floor(reply.statusCode / 100)}xx` },
-      reply.elapsedTime / 1000,
-    );
+  const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
+  const byRoute = new LabelCache((route, method) => STATUS_CLASSES.map((status_class) => http.labels({ route, method, status_class })));
+  app.addHook('onResponse', (req, reply, done) => {
+    const children = byRoute.get(req.routeOptions.url ?? 'unmatched', req.method);
+    children[Math.floor(reply.statusCode / 100)]?.observe(reply.elapsedTime / 1000);
+    done();
   });
 
   if (app.hasDecorator('db')) {

@@ -49,26 +49,21 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
 
-  const finish = (req: FastifyRequest, reply: FastifyReply, outcome: MetricOutcome, reason: string, started: number) => {
-    metrics.decisions.inc({ outcome, reason });
-    metrics.decisionSeconds.observe({ outcome }, (performance.now() - started) / 1000);
-    void req;
-    return reply;
-  };
+  const finish = (outcome: MetricOutcome, reason: string, started: number) => metrics.decided(outcome, reason, (performance.now() - started) / 1000);
 
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     const started = performance.now();
     const original = readOriginalRequest(config.frontEnd, { method: req.method, url: req.url, headers: req.headers, rawHeaders: req.raw.rawHeaders }, frontEndOptions);
     if (!original.ok) {
       audit({ event: 'access_denied', reason: original.reason, client: req.socket.remoteAddress ?? null, request_id: req.id });
-      finish(req, reply, 'bad_request', original.reason, started);
+      finish('bad_request', original.reason, started);
       return reply.code(400).send({ error: 'bad_request', message: original.reason });
     }
     const path = normalizePath(original.rawPath, config.pathRelaxations);
     const client = clientAddress(req.socket.remoteAddress ?? '', req.headers, config.trustedProxies);
     if (!path.ok) {
       audit({ event: 'access_denied', reason: path.reason, method: original.method, host: original.host, path: original.rawPath.slice(0, 512), client, request_id: req.id });
-      finish(req, reply, 'bad_request', path.reason, started);
+      finish('bad_request', path.reason, started);
       return reply.code(400).send({ error: 'bad_request', message: path.reason });
     }
 
@@ -94,7 +89,7 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
 
     const decision = evaluate(policy.current.compiled, { method: original.method, host: original.host, path: path.path, clientIp: client }, identity);
     if (decision.outcome === 'allow') {
-      finish(req, reply, 'allow', decision.reason, started);
+      finish('allow', decision.reason, started);
       if (identity !== null) identityHeaders(reply, identity.subject, email, identity.groups);
       return reply.code(200).send();
     }
@@ -113,13 +108,13 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
       request_id: req.id,
     });
     if (unauthenticated) {
-      finish(req, reply, 'unauthenticated', reason, started);
+      finish('unauthenticated', reason, started);
       return reply
         .code(401)
         .header('www-authenticate', token === undefined ? BEARER_REALM : BEARER_INVALID)
         .send({ error: 'unauthenticated', message: reason });
     }
-    finish(req, reply, 'deny', reason, started);
+    finish('deny', reason, started);
     return reply.code(403).send({ error: 'forbidden', message: decision.ruleId ? `denied by rule ${decision.ruleId}` : 'no rule allows this request' });
   };
 
