@@ -1,0 +1,63 @@
+import t from 'tap';
+import { withDb } from '../helpers/db.js';
+import { buildAuthz } from '../helpers/authz.js';
+import { mintLive, newSigningKey } from '../helpers/tokens.js';
+import { rawRequest } from '../helpers/http.js';
+import { serve } from '../../services/shared/server.js';
+
+const key = newSigningKey();
+
+interface Row {
+  name: string;
+  url?: string;
+  method?: string;
+  headers: Record<string, string>;
+  status: number;
+  message?: string;
+}
+
+const cases: Record<string, Row[]> = {
+  'ingress-nginx': [
+    { name: 'allowed', headers: { 'x-original-url': 'https://app.example.com/app/x?q=1', 'x-original-method': 'GET' }, status: 200 },
+    { name: 'denied by rule', headers: { 'x-original-url': 'https://app.example.com/app/secrets/k', 'x-original-method': 'GET' }, status: 403 },
+    { name: 'method from X-Original-Method', headers: { 'x-original-url': 'https://app.example.com/api/x', 'x-original-method': 'DELETE' }, status: 200 },
+    { name: 'not absolute', headers: { 'x-original-url': '/app/x', 'x-original-method': 'GET' }, status: 400, message: 'bad_url' },
+    { name: 'empty authority', headers: { 'x-original-url': 'https:///app/x', 'x-original-method': 'GET' }, status: 400 },
+    { name: 'userinfo in the authority', headers: { 'x-original-url': 'https://evil@app.example.com/app/x', 'x-original-method': 'GET' }, status: 400 },
+    { name: 'backslash in the authority', headers: { 'x-original-url': 'https://app.example.com\\@evil/app/x', 'x-original-method': 'GET' }, status: 400 },
+    { name: 'not http(s)', headers: { 'x-original-url': 'ftp://app.example.com/app/x', 'x-original-method': 'GET' }, status: 400, message: 'bad_url' },
+    { name: 'nginx header disagreeing', headers: { 'x-original-url': 'https://app.example.com/app/x', 'x-original-method': 'GET', 'x-original-uri': '/docs/x' }, status: 400, message: 'conflicting_front_end_headers' },
+    { name: 'no X-Original-URL (no fallback to X-Original-URI)', headers: { 'x-original-uri': '/app/x', 'x-original-method': 'GET', host: 'app.example.com' }, status: 400, message: 'missing_original_request' },
+  ],
+  traefik: [
+    { name: 'allowed', headers: { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': '/app/x' }, status: 200 },
+    { name: 'admin host denied for staff', headers: { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'admin.example.com', 'x-forwarded-uri': '/' }, status: 403 },
+    { name: 'missing X-Forwarded-Uri', headers: { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com' }, status: 400, message: 'missing_original_request' },
+    { name: 'bad host', headers: { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com#x', 'x-forwarded-uri': '/app/x' }, status: 400, message: 'bad_host' },
+    { name: 'ingress header disagreeing', headers: { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': '/app/x', 'x-original-url': 'https://app.example.com/docs/x' }, status: 400, message: 'conflicting_front_end_headers' },
+  ],
+  envoy: [
+    { name: 'allowed', url: '/auth/ext/app/x?q=1', headers: { host: 'app.example.com' }, status: 200 },
+    { name: 'method is the request own', url: '/auth/ext/api/x', method: 'DELETE', headers: { host: 'app.example.com' }, status: 200 },
+    { name: 'denied by rule', url: '/auth/ext/app/secrets/x', headers: { host: 'app.example.com' }, status: 403 },
+    { name: 'traversal in the appended path', url: '/auth/ext/app/../secrets/x', headers: { host: 'app.example.com' }, status: 400, message: 'dot_segment' },
+    { name: 'nginx header disagreeing', url: '/auth/ext/app/x', headers: { host: 'app.example.com', 'x-original-uri': '/docs/x' }, status: 400, message: 'conflicting_front_end_headers' },
+  ],
+};
+
+for (const [frontEnd, rows] of Object.entries(cases)) {
+  t.test(`FRONT_END=${frontEnd}: reads its own headers and only those`, async (t) => {
+    const db = await withDb(t);
+    const { app } = await buildAuthz(t, { databaseUrl: db.url, keys: [key], env: { FRONT_END: frontEnd } });
+    const staff = await mintLive(db.kysely, key, { groups: ['staff'] });
+    // Over a real socket: the request target reaches the service unnormalised, as a proxy sends it.
+    const running = await serve(app, { host: '127.0.0.1', port: 0, metricsHost: '127.0.0.1', metricsPort: 0, shutdownDelaySeconds: 0, shutdownTimeoutSeconds: 5 });
+    t.teardown(() => running.shutdown('test end'));
+    for (const row of rows) {
+      const res = await rawRequest(running.port, row.method ?? 'GET', row.url ?? '/auth', { ...row.headers, authorization: `Bearer ${staff.token}` });
+      t.equal(res.status, row.status, `${row.name}: ${row.status}`);
+      if (row.message) t.equal((JSON.parse(res.body) as { message: string }).message, row.message, `${row.name}: ${row.message}`);
+      if (row.status === 200) t.equal(res.headers['x-auth-request-user'], 'alice@example.com', `${row.name}: identity header`);
+    }
+  });
+}
