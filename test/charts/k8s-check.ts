@@ -20,6 +20,7 @@ const KNOWN: Record<string, { apiVersion: string; top: string[] }> = {
   NetworkPolicy: { apiVersion: 'networking.k8s.io/v1', top: ['spec'] },
   Ingress: { apiVersion: 'networking.k8s.io/v1', top: ['spec'] },
   ServiceMonitor: { apiVersion: 'monitoring.coreos.com/v1', top: ['spec'] },
+  PrometheusRule: { apiVersion: 'monitoring.coreos.com/v1', top: ['spec'] },
 };
 
 const POD_SPEC_KEYS = [
@@ -43,7 +44,10 @@ const SPEC_KEYS: Record<string, string[]> = {
   NetworkPolicy: ['podSelector', 'policyTypes', 'ingress', 'egress'],
   Ingress: ['ingressClassName', 'tls', 'rules', 'defaultBackend'],
   ServiceMonitor: ['namespaceSelector', 'selector', 'endpoints', 'jobLabel'],
+  PrometheusRule: ['groups'],
 };
+const RULE_GROUP_KEYS = ['name', 'interval', 'rules', 'limit', 'partial_response_strategy'];
+const RULE_KEYS = ['alert', 'record', 'expr', 'for', 'keep_firing_for', 'labels', 'annotations'];
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -232,6 +236,24 @@ export function structuralProblems(objects: K8sObject[], ownPrefix = 'rel-'): st
         if (!svc) problems.push(`${where}: selector matches no Service`);
         for (const ep of arr(spec.endpoints)) {
           if (svc && !arr(obj(svc.spec).ports).some((p) => p.name === ep.port)) problems.push(`${where}: endpoint port ${String(ep.port)} is not a Service port`);
+        }
+        break;
+      }
+      case 'PrometheusRule': {
+        const groups = arr(spec.groups);
+        if (groups.length === 0) problems.push(`${where}: no rule groups`);
+        for (const g of groups) {
+          const gw = `${where} group ${String(g.name)}`;
+          unknownKeys(gw, g, RULE_GROUP_KEYS, problems);
+          if (arr(g.rules).length === 0) problems.push(`${gw}: no rules`);
+          for (const r of arr(g.rules)) {
+            unknownKeys(`${gw} rule ${String(r.alert ?? r.record)}`, r, RULE_KEYS, problems);
+            if ((typeof r.alert === 'string') === (typeof r.record === 'string')) problems.push(`${gw}: a rule needs exactly one of alert and record`);
+            if (typeof r.expr !== 'string' || r.expr.trim() === '') problems.push(`${gw} rule ${String(r.alert ?? r.record)}: no expr`);
+            for (const m of ['labels', 'annotations']) {
+              if (Object.values(obj(r[m])).some((v) => typeof v !== 'string')) problems.push(`${gw} rule ${String(r.alert ?? r.record)}: ${m} must be strings`);
+            }
+          }
         }
         break;
       }
