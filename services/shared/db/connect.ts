@@ -26,7 +26,7 @@ export function connect(opts: DbOptions): Db {
   const pool = new pg.Pool({
     connectionString: opts.url,
     max: opts.poolMax ?? 10,
-    connectionTimeoutMillis: opts.connectTimeoutMs ?? 2000,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
     idleTimeoutMillis: 30_000,
     statement_timeout: opts.statementTimeoutMs ?? 5000,
     application_name: 'saml-authz',
