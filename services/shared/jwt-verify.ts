@@ -69,10 +69,6 @@ export class TokenVerifier {
     this.byKid = next;
   }
 
-  hasKid(kid: string): boolean {
-    return this.byKid.has(kid);
-  }
-
   /** The `kid` of a token's header, or undefined when the header is unreadable or has none. */
   static kidOf(token: string): string | undefined {
     const header = TokenVerifier.header(token);

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync } from 'fastify';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { LabelCache } from './label-cache.js';
 
 declare module 'fastify' {
@@ -83,11 +83,6 @@ const metricsPlugin: FastifyPluginAsync = async (app) => {
 };
 
 export default fp(metricsPlugin, { name: 'metrics', fastify: '5.x' });
-
-/** Counters and histograms owned by one module, registered on the app's registry. */
-export function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
-  return new Counter({ name, help, labelNames, registers: [registry] });
-}
 
 /**
  * The metrics listener: its own port, GET /metrics only. Never behind the ingress.
