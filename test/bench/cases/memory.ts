@@ -1,0 +1,49 @@
+/**
+ * Bench 7: memory. One authz-service answers one million requests over 100,000 distinct live tokens
+ * (each seen ten times, round-robin: every token is a cache entry, refreshed from Postgres when its
+ * CACHE_TTL_SECONDS answer expires). RSS is read from /proc after every tenth of the run; bounded
+ * means under 250 MB at the end and no growth from the first half-million to the second (within
+ * 10%, the heap's own breathing). Quick mode: 100,000 requests over 10,000 tokens.
+ */
+import { authHeaders, type BenchContext } from '../lib/context.js';
+import { fmt, interleave } from '../lib/load.js';
+import { rssBytes } from '../lib/proc.js';
+import type { CaseResult } from '../lib/report.js';
+import { eachToken } from './cold.js';
+import { CONNECTIONS } from './hot.js';
+
+const MB = 1024 * 1024;
+const LIMIT_MB = 250;
+
+export async function memory(ctx: BenchContext): Promise<CaseResult> {
+  const total = ctx.quick ? 100_000 : 1_000_000;
+  const distinct = ctx.quick ? 10_000 : 100_000;
+  const t0 = Date.now();
+  const tokens = await ctx.mintTokens(distinct);
+  ctx.log(`  ${distinct} tokens signed and written in ${Math.round((Date.now() - t0) / 1000)} s`);
+  const authz = await ctx.startAuthz('authz-memory');
+  const probe = await fetch(`${authz.url}/auth`, { headers: authHeaders(tokens[0]!.token) });
+  if (probe.status !== 200) throw new Error(`/auth answered ${probe.status}, expected 200`);
+  const startRss = rssBytes(authz.proc.pid);
+  const requests = eachToken(tokens); // one iterator for the whole run: round-robin over every token
+  const step = total / 10;
+  const samples: { requests: number; rssMb: number; rps: number }[] = [];
+  for (let done = 0; done < total; done += step) {
+    const [s] = await interleave([{ name: 'authz', pids: () => [authz.proc.pid], load: { url: `${authz.url}/auth`, connections: CONNECTIONS, requests } }], { rounds: 1, amount: step }, () => {});
+    samples.push({ requests: done + step, rssMb: rssBytes(authz.proc.pid) / MB, rps: s!.rps });
+    ctx.log(`  ${done + step} requests: RSS ${fmt(samples.at(-1)!.rssMb, 1)} MB, ${fmt(s!.rps, 0)} req/s`);
+  }
+  const half = samples[4]!.rssMb;
+  const end = samples[9]!.rssMb;
+  const peak = Math.max(...samples.map((s) => s.rssMb));
+  const growth = end / half;
+  return {
+    id: '7',
+    title: 'memory: authz RSS after 1M requests over 100k tokens',
+    rows: [
+      { bench: '7', measure: `RSS after ${total.toLocaleString('en')} requests over ${distinct.toLocaleString('en')} tokens (peak)`, value: `${fmt(end, 1)} MB (${fmt(peak, 1)})`, baseline: `${fmt(startRss / MB, 1)} MB at start`, ratio: '', target: `< ${LIMIT_MB} MB`, met: peak < LIMIT_MB },
+      { bench: '7', measure: 'RSS growth, second half vs first half', value: `${fmt(end, 1)} MB`, baseline: `${fmt(half, 1)} MB at ${(total / 2).toLocaleString('en')}`, ratio: fmt(growth), target: '≤ 1.10', met: growth <= 1.1 },
+    ],
+    data: { startRssMb: startRss / MB, samples, growth },
+  };
+}
