@@ -13,7 +13,7 @@ export interface AccessLogOptions {
 const accessLog: FastifyPluginAsync<AccessLogOptions> = async (app, opts) => {
   if (opts.level === 'silent') return;
   const level = opts.level;
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     req.log[level](
       {
         method: req.method,
@@ -25,6 +25,7 @@ const accessLog: FastifyPluginAsync<AccessLogOptions> = async (app, opts) => {
       },
       'request',
     );
+    done();
   });
 };
 

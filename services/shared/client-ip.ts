@@ -16,6 +16,7 @@ const MAPPED_V4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
 
 /** `::ffff:1.2.3.4` → `1.2.3.4`; any other address unchanged. */
 export function normalizeIp(address: string): string {
+  if (address.charCodeAt(0) !== 58 /* : */) return address;
   const m = MAPPED_V4.exec(address);
   return m?.[1] ?? address;
 }
@@ -71,6 +72,11 @@ export function clientAddress(
 ): string {
   const peer = normalizeIp(peerAddress);
   if (!inList(trusted, peer)) return peer;
+  return forwardedClient(peer, headers, trusted);
+}
+
+/** From a trusted peer: `X-Real-IP`, else the right-most untrusted `X-Forwarded-For` hop. */
+function forwardedClient(peer: string, headers: Record<string, string | string[] | undefined>, trusted: BlockList): string {
   const realIp = single(headers['x-real-ip'])?.trim();
   if (realIp !== undefined) {
     const ip = normalizeIp(realIp);
@@ -91,4 +97,29 @@ export function clientAddress(
 
 function single(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? undefined : v;
+}
+
+/**
+ * {@link clientAddress} for a server: whether the peer is a trusted proxy is decided once per
+ * connection (a keep-alive connection from NGINX carries thousands of requests), and not at all when
+ * no proxy is trusted.
+ */
+export class ClientAddressResolver {
+  private readonly peerTrusted = new WeakMap<object, boolean>();
+  private readonly anyTrusted: boolean;
+
+  constructor(private readonly trusted: BlockList) {
+    this.anyTrusted = trusted.rules.length > 0;
+  }
+
+  resolve(socket: { remoteAddress?: string | undefined }, headers: Record<string, string | string[] | undefined>): string {
+    const peer = normalizeIp(socket.remoteAddress ?? '');
+    if (!this.anyTrusted) return peer;
+    let trusted = this.peerTrusted.get(socket);
+    if (trusted === undefined) {
+      trusted = inList(this.trusted, peer);
+      this.peerTrusted.set(socket, trusted);
+    }
+    return trusted ? forwardedClient(peer, headers, this.trusted) : peer;
+  }
 }

@@ -29,7 +29,7 @@ export interface VerifierOptions {
   issuer: string;
   audience: string;
   clockToleranceSeconds: number;
-  /** Entries in fast-jwt's verification cache (keyed by the whole token, never kept past exp); 0 = none. */
+  /** Verified tokens remembered (keyed by the whole token, never past exp); 0 = none. */
   cacheSize: number;
 }
 
@@ -45,6 +45,11 @@ const B64URL_JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
  */
 export class TokenVerifier {
   private byKid = new Map<string, { algorithm: string; verify: Verify }>();
+  /**
+   * Verified tokens by their exact text, each until its `exp`: a repeat presentation costs one map
+   * lookup (no base64, no JSON, no hash). Bounded (oldest first out); emptied when the keys change.
+   */
+  private verified = new Map<string, { result: VerifyResult; expMs: number }>();
 
   constructor(
     keys: readonly VerificationKey[],
@@ -54,6 +59,7 @@ export class TokenVerifier {
   }
 
   setKeys(keys: readonly VerificationKey[]): void {
+    this.verified = new Map();
     const next = new Map<string, { algorithm: string; verify: Verify }>();
     for (const key of keys) {
       const verify = createVerifier({
@@ -61,8 +67,7 @@ export class TokenVerifier {
         algorithms: [key.algorithm],
         clockTolerance: this.opts.clockToleranceSeconds * 1000,
         requiredClaims: ['sub', 'jti', 'exp', 'iat', 'iss', 'aud'],
-        cache: this.opts.cacheSize > 0 ? this.opts.cacheSize : false,
-        errorCacheTTL: 0,
+        cache: false,
       }) as Verify;
       for (const kid of key.kids) next.set(kid, { algorithm: key.algorithm, verify });
     }
@@ -86,7 +91,24 @@ export class TokenVerifier {
     }
   }
 
-  verify(token: string): VerifyResult {
+  verify(token: string, now = Date.now()): VerifyResult {
+    const hit = this.verified.get(token);
+    if (hit !== undefined) {
+      if (hit.expMs > now) return hit.result;
+      this.verified.delete(token);
+    }
+    const result = this.verifyUncached(token);
+    if (result.ok && this.opts.cacheSize > 0) {
+      if (this.verified.size >= this.opts.cacheSize) {
+        const oldest = this.verified.keys().next().value;
+        if (oldest !== undefined) this.verified.delete(oldest);
+      }
+      this.verified.set(token, { result, expMs: result.claims.exp * 1000 });
+    }
+    return result;
+  }
+
+  private verifyUncached(token: string): VerifyResult {
     if (token.length > 8192 || !B64URL_JWT.test(token)) return { ok: false, reason: 'malformed' };
     const header = TokenVerifier.header(token);
     if (!header) return { ok: false, reason: 'malformed' };

@@ -64,7 +64,7 @@ export function readOriginalRequest(
   input: AuthRequestInput,
   options: Partial<FrontEndOptions> = {},
 ): ReadResult {
-  const opts = { ...DEFAULTS, ...options };
+  const opts = options.envoyPathPrefix !== undefined ? (options as FrontEndOptions) : DEFAULTS;
   try {
     if (input.rawHeaders && repeats(input.rawHeaders, HEADERS[frontEnd])) return refusal('ambiguous_header');
     const read = readConfigured(frontEnd, input, opts);
@@ -172,12 +172,16 @@ function header(
 }
 
 function repeats(raw: readonly string[], names: readonly string[]): boolean {
-  const seen = new Set<string>();
+  // Runs on every request: no Set, and a header name is lower-cased only when its length fits.
+  let seen = 0;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] ?? '').toLowerCase();
-    if (!names.includes(name)) continue;
-    if (seen.has(name)) return true;
-    seen.add(name);
+    const name = raw[i] ?? '';
+    for (let j = 0; j < names.length; j++) {
+      const wanted = names[j]!;
+      if (name.length !== wanted.length || name.toLowerCase() !== wanted) continue;
+      if (seen & (1 << j)) return true;
+      seen |= 1 << j;
+    }
   }
   return false;
 }

@@ -1,7 +1,7 @@
 import { METHODS } from 'node:http';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Audit } from '../../shared/audit.js';
-import { clientAddress } from '../../shared/client-ip.js';
+import { ClientAddressResolver } from '../../shared/client-ip.js';
 import { presentedToken } from '../../shared/cookies.js';
 import type { AuthzServiceConfig } from '../config.js';
 import type { AuthzMetrics, MetricOutcome } from '../metrics.js';
@@ -44,6 +44,7 @@ const BEARER_INVALID = 'Bearer realm="saml-authz", error="invalid_token"';
 const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
   const { config, metrics, audit, policy, keys, liveness } = ctx;
   const frontEndOptions = { envoyPathPrefix: config.envoyPathPrefix };
+  const clients = new ClientAddressResolver(config.trustedProxies);
 
   // No body is read: any content type is accepted and left unparsed.
   app.removeAllContentTypeParsers();
@@ -60,7 +61,7 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
       return reply.code(400).send({ error: 'bad_request', message: original.reason });
     }
     const path = normalizePath(original.rawPath, config.pathRelaxations);
-    const client = clientAddress(req.socket.remoteAddress ?? '', req.headers, config.trustedProxies);
+    const client = clients.resolve(req.socket, req.headers);
     if (!path.ok) {
       audit({ event: 'access_denied', reason: path.reason, method: original.method, host: original.host, path: original.rawPath.slice(0, 512), client, request_id: req.id });
       finish('bad_request', path.reason, started);

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync, onRequestHookHandler } from 'fastify';
-import { clientAddress, inList } from '../../shared/client-ip.js';
+import { ClientAddressResolver, inList } from '../../shared/client-ip.js';
 import type { RouteContext } from './context.js';
 import { RateLimitedError } from '../../shared/errors.js';
 
@@ -23,8 +23,9 @@ declare module 'fastify' {
  */
 const guards: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, audit }) => {
   app.decorateRequest('clientAddress', '');
+  const clients = new ClientAddressResolver(config.trustedProxies);
   app.addHook('onRequest', async (req) => {
-    req.clientAddress = clientAddress(req.socket.remoteAddress ?? '', req.headers, config.trustedProxies);
+    req.clientAddress = clients.resolve(req.socket, req.headers);
   });
 
   const allowed = config.allowedCidrs;
