@@ -31,8 +31,11 @@ export function connect(opts: DbOptions): Db {
     statement_timeout: opts.statementTimeoutMs ?? 5000,
     application_name: 'saml-authz',
   });
-  // An idle client whose server went away emits 'error' on the pool; the next checkout reconnects.
+  // A client whose server went away emits 'error': the pool listens only while the client is idle, so
+  // a checked-out client (mid-transaction when Postgres restarts) needs its own listener or the process
+  // dies of an unhandled 'error'. The failing query still rejects; the pool drops the client on release.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   let observer: QueryObserver | undefined;
   const kysely = new Kysely<Database>({
     dialect: new PostgresDialect({ pool }),

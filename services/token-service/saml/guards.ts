@@ -39,7 +39,46 @@ export function decodeSamlResponse(input: string, maxBytes: number): string {
   if (text.includes('\0')) reject('malformed', 'document contains NUL characters');
   const declared = XML_DECLARED_ENCODING.exec(text)?.[1];
   if (declared !== undefined && !/^utf-?8$/i.test(declared)) reject('malformed', 'document declares an encoding other than UTF-8');
+  if (nestingDepth(text, MAX_DEPTH) > MAX_DEPTH) reject('malformed', `elements nested deeper than ${MAX_DEPTH}`);
   return text;
+}
+
+/** A SAML Response nests about a dozen elements; anything far deeper is an attack on the parser. */
+export const MAX_DEPTH = 64;
+
+/**
+ * How deep elements nest, read from the text before any parser builds a tree (stops counting past
+ * `limit`). Comments, CDATA and processing instructions are skipped; quoted attribute values may hold `>`.
+ */
+export function nestingDepth(xml: string, limit: number): number {
+  let depth = 0;
+  let max = 0;
+  let i = xml.indexOf('<');
+  while (i !== -1 && i < xml.length) {
+    if (xml.startsWith('<!--', i)) i = xml.indexOf('-->', i + 4);
+    else if (xml.startsWith('<![CDATA[', i)) i = xml.indexOf(']]>', i + 9);
+    else if (xml.startsWith('<?', i)) i = xml.indexOf('?>', i + 2);
+    else if (xml.charCodeAt(i + 1) === 47 /* / */) depth--;
+    else if (xml.charCodeAt(i + 1) !== 33 /* ! */) {
+      let j = i + 1;
+      let quote = 0;
+      for (; j < xml.length; j++) {
+        const c = xml.charCodeAt(j);
+        if (quote !== 0) {
+          if (c === quote) quote = 0;
+        } else if (c === 34 || c === 39) quote = c;
+        else if (c === 62 /* > */) break;
+      }
+      if (xml.charCodeAt(j - 1) !== 47 /* self-closing */ && ++depth > max) {
+        max = depth;
+        if (max > limit) return max;
+      }
+      i = j;
+    }
+    if (i === -1) break;
+    i = xml.indexOf('<', i + 1);
+  }
+  return max;
 }
 
 function swap16(bytes: Buffer): Buffer {

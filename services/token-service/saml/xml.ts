@@ -48,12 +48,14 @@ export function onlyChild(parent: Element, ns: string, localName: string): Eleme
 
 /** Every element below `root` (itself included) whose local name is one of `names`, in any namespace. */
 export function descendantsNamed(root: Node, names: readonly string[]): Element[] {
+  // Iterative, in document order: no recursion for a parser-built tree to overflow.
   const out: Element[] = [];
-  const walk = (n: Node): void => {
+  const stack: Node[] = [root];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
     if (n.nodeType === ELEMENT_NODE && names.includes((n as Element).localName ?? '')) out.push(n as Element);
-    for (let c = n.firstChild; c !== null; c = c.nextSibling) walk(c);
-  };
-  walk(root);
+    for (let c = n.lastChild; c !== null; c = c.previousSibling) stack.push(c);
+  }
   return out;
 }
 
