@@ -37,6 +37,13 @@ const health: FastifyPluginAsync = async (app) => {
     return migrated;
   });
 
+  // Once shutdown has begun, every answer ends its keep-alive connection: clients reconnect (to another
+  // replica) instead of sending on a socket that is about to be closed while idle.
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (readiness.shuttingDown) reply.header('connection', 'close');
+    done(null, payload);
+  });
+
   const schema = { response: { 200: HealthBody, 503: HealthBody } };
   app.get('/healthz', { schema, logLevel: 'warn' }, async () => ({ status: 'ok' as const, checks: {} }));
   app.get('/readyz', { schema, logLevel: 'warn' }, async (req, reply) => {

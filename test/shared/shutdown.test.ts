@@ -29,6 +29,7 @@ t.test('shutdown: readiness fails first, in-flight requests finish, then the lis
   const stopped = running.shutdown('SIGTERM');
   const during = await fetch(`${base}/readyz`);
   t.equal(during.status, 503, 'readiness fails during the delay');
+  t.equal(during.headers.get('connection'), 'close', 'answers end their keep-alive connection once shutdown began');
   t.same(await during.json(), { status: 'shutting_down', checks: { database: 'ok' } });
   release();
   const slow = await inFlight;
