@@ -12,7 +12,7 @@ try {
   process.exit(0);
 }
 if (report.error || report.statusCode) {
-  console.log(`npm audit: the audit endpoint is unavailable (${report.statusCode ?? ''} ${report.message ?? report.error?.summary ?? ''}); the audit did NOT run`);
+  console.log(`npm audit: the registry's audit endpoint is unavailable (HTTP ${report.statusCode ?? 'error'}); the audit did NOT run`);
   process.exit(0);
 }
 const v = report.metadata?.vulnerabilities ?? {};
