@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { LATENCY_BUCKETS } from '../shared/metrics.js';
+import { LATENCY_BUCKETS, closedCounter } from '../shared/metrics.js';
 import { LabelCache } from '../shared/label-cache.js';
 
 export const OUTCOMES = ['allow', 'deny', 'unauthenticated', 'bad_request'] as const;
@@ -25,13 +25,13 @@ export function authzMetrics(registry: Registry) {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
-  const cache = new Counter({
-    name: 'authz_token_cache_events_total',
-    help: 'Token liveness cache events: hit, miss, eviction, coalesced (a lookup joined one in flight), overload (refused, queue full)',
-    labelNames: ['event'] as const,
-    registers: [registry],
-  });
-  for (const event of CACHE_EVENTS) cache.inc({ event }, 0);
+  const cache = closedCounter(
+    registry,
+    'authz_token_cache_events_total',
+    'Token liveness cache events: hit, miss, eviction, coalesced (a lookup joined one in flight), overload (refused, queue full)',
+    'event',
+    CACHE_EVENTS,
+  );
   const revocations = new Counter({ name: 'authz_revocations_received_total', help: 'Revocation notifications received from Postgres', registers: [registry] });
   const listener = new Gauge({ name: 'authz_revocation_listener_up', help: '1 while the LISTEN connection is up', registers: [registry] });
   const lookups = new Histogram({
@@ -41,8 +41,7 @@ export function authzMetrics(registry: Registry) {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
-  const reloads = new Counter({ name: 'authz_policy_reloads_total', help: 'Policy loads by result', labelNames: ['result'] as const, registers: [registry] });
-  for (const result of ['ok', 'failed']) reloads.inc({ result }, 0);
+  const reloads = closedCounter(registry, 'authz_policy_reloads_total', 'Policy loads by result', 'result', ['ok', 'failed']);
   const rules = new Gauge({ name: 'authz_policy_rules', help: 'Rules in the policy in force', registers: [registry] });
   const policyInfo = new Gauge({ name: 'authz_policy_info', help: 'The policy in force (hash label: first 16 hex of its SHA-256)', labelNames: ['hash'] as const, registers: [registry] });
   // Bound children for the per-request path (no label object hashed per request).

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync } from 'fastify';
-import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { LabelCache } from './label-cache.js';
 
 declare module 'fastify' {
@@ -83,6 +83,16 @@ const metricsPlugin: FastifyPluginAsync = async (app) => {
 };
 
 export default fp(metricsPlugin, { name: 'metrics', fastify: '5.x' });
+
+/**
+ * A counter with one label whose values are a closed list, every value pre-registered at 0 so that a
+ * rate over it exists before the first event (alerts and dashboards see zero, not "no data").
+ */
+export function closedCounter<L extends string>(registry: Registry, name: string, help: string, label: L, values: readonly string[]): Counter<L> {
+  const counter = new Counter<L>({ name, help, labelNames: [label], registers: [registry] });
+  for (const value of values) counter.inc({ [label]: value } as Record<L, string>, 0);
+  return counter;
+}
 
 /**
  * The metrics listener: its own port, GET /metrics only. Never behind the ingress.

@@ -1,6 +1,6 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { SAML_REJECT_REASONS } from './saml/reasons.js';
-import { LATENCY_BUCKETS } from '../shared/metrics.js';
+import { LATENCY_BUCKETS, closedCounter } from '../shared/metrics.js';
 
 export const REDEEM_REFUSALS = ['source_not_allowed', 'rate_limited', 'bad_request', 'return_url_not_allowed', 'database_unavailable'] as const;
 export const REVOCATION_SOURCES = ['logout', 'cli'] as const;
@@ -8,27 +8,9 @@ export const REVOCATION_SOURCES = ['logout', 'cli'] as const;
 /** The token-service's own metrics; every label value is from a closed list and pre-registered. */
 export function tokenMetrics(registry: Registry) {
   const issued = new Counter({ name: 'token_issued_total', help: 'JWTs issued', registers: [registry] });
-  const samlRejected = new Counter({
-    name: 'saml_rejected_total',
-    help: 'SAML responses refused, by reason',
-    labelNames: ['reason'] as const,
-    registers: [registry],
-  });
-  for (const reason of SAML_REJECT_REASONS) samlRejected.inc({ reason }, 0);
-  const redeemRefused = new Counter({
-    name: 'token_redeem_refused_total',
-    help: 'Redemption attempts refused before SAML validation, by reason',
-    labelNames: ['reason'] as const,
-    registers: [registry],
-  });
-  for (const reason of REDEEM_REFUSALS) redeemRefused.inc({ reason }, 0);
-  const revocations = new Counter({
-    name: 'token_revocations_total',
-    help: 'Tokens revoked, by source',
-    labelNames: ['source'] as const,
-    registers: [registry],
-  });
-  for (const source of REVOCATION_SOURCES) revocations.inc({ source }, 0);
+  const samlRejected = closedCounter(registry, 'saml_rejected_total', 'SAML responses refused, by reason', 'reason', SAML_REJECT_REASONS);
+  const redeemRefused = closedCounter(registry, 'token_redeem_refused_total', 'Redemption attempts refused before SAML validation, by reason', 'reason', REDEEM_REFUSALS);
+  const revocations = closedCounter(registry, 'token_revocations_total', 'Tokens revoked, by source', 'source', REVOCATION_SOURCES);
   const signing = new Histogram({
     name: 'token_signing_duration_seconds',
     help: 'Time to sign one JWT',

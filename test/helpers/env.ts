@@ -5,9 +5,9 @@ import { ACS_URL, IDP_ISSUER, SP_ENTITY } from './token-service.js';
 
 let idp: Promise<KeyPair> | undefined;
 
-/** A complete, valid environment for the token-service (everything but DATABASE_URL). */
-export async function tokenServiceEnv(): Promise<Record<string, string>> {
-  const keys = await (idp ??= generateIdpKeys());
+/** A complete, valid environment for the token-service (everything but DATABASE_URL); `keys`: the IdP's. */
+export async function tokenServiceEnv(idpKeys?: KeyPair): Promise<Record<string, string>> {
+  const keys = idpKeys ?? (await (idp ??= generateIdpKeys()));
   return {
     SAML_IDP_CERT: keys.cert,
     SAML_IDP_ISSUER: IDP_ISSUER,

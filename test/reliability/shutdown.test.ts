@@ -12,6 +12,7 @@ import { startServiceProcess, type ServiceProcess } from '../helpers/process.js'
 import { writePolicy } from '../helpers/authz.js';
 import { AUDIENCE, ISSUER, mintLive, newSigningKey } from '../helpers/tokens.js';
 import { ACS_URL, IDP_ISSUER, SP_ENTITY } from '../helpers/token-service.js';
+import { tokenServiceEnv } from '../helpers/env.js';
 import { connect } from '../../services/shared/db/connect.js';
 import { generateIdpKeys } from '../../services/dev-idp/keys.js';
 import { signSamlResponse } from '../../services/dev-idp/sign.js';
@@ -142,15 +143,8 @@ t.test('token-service: a redemption in flight when SIGTERM arrives completes (to
   const idp = await generateIdpKeys();
   const env = {
     ...COMMON_TEST_ENV,
+    ...(await tokenServiceEnv(idp)),
     DATABASE_URL: url,
-    SAML_IDP_CERT: idp.cert,
-    SAML_IDP_ISSUER: IDP_ISSUER,
-    SAML_IDP_SSO_URL: 'https://idp.test.example/sso',
-    SAML_SP_ENTITY_ID: SP_ENTITY,
-    SAML_ACS_URL: ACS_URL,
-    JWT_PRIVATE_KEY: newSigningKey('ES256').privatePem,
-    JWT_ISSUER: ISSUER,
-    JWT_AUDIENCE: AUDIENCE,
     SHUTDOWN_DELAY_SECONDS: '1',
     SHUTDOWN_TIMEOUT_SECONDS: String(TIMEOUT_S),
     SWEEP_INTERVAL_SECONDS: '0',
