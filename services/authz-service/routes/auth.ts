@@ -50,6 +50,13 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
 
+  /**
+   * Refusals carry their reason in `X-Auth-Request-Reason` (and the deny rule in `X-Auth-Request-Rule`)
+   * and no body: NGINX's auth_request reads only the status, and an upstream answer with a body costs
+   * it the keep-alive connection to this service.
+   */
+  const refuse = (reply: FastifyReply, status: 400 | 401 | 403, reason: string) => reply.code(status).header('x-auth-request-reason', reason).send();
+
   const finish = (outcome: MetricOutcome, reason: string, started: number) => metrics.decided(outcome, reason, (performance.now() - started) / 1000);
 
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -58,14 +65,14 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
     if (!original.ok) {
       audit({ event: 'access_denied', reason: original.reason, client: req.socket.remoteAddress ?? null, request_id: req.id });
       finish('bad_request', original.reason, started);
-      return reply.code(400).send({ error: 'bad_request', message: original.reason });
+      return refuse(reply, 400, original.reason);
     }
     const path = normalizePath(original.rawPath, config.pathRelaxations);
     const client = clients.resolve(req.socket, req.headers);
     if (!path.ok) {
       audit({ event: 'access_denied', reason: path.reason, method: original.method, host: original.host, path: original.rawPath.slice(0, 512), client, request_id: req.id });
       finish('bad_request', path.reason, started);
-      return reply.code(400).send({ error: 'bad_request', message: path.reason });
+      return refuse(reply, 400, path.reason);
     }
 
     let identity: Identity | null = null;
@@ -110,13 +117,11 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
     });
     if (unauthenticated) {
       finish('unauthenticated', reason, started);
-      return reply
-        .code(401)
-        .header('www-authenticate', token === undefined ? BEARER_REALM : BEARER_INVALID)
-        .send({ error: 'unauthenticated', message: reason });
+      return refuse(reply.header('www-authenticate', token === undefined ? BEARER_REALM : BEARER_INVALID), 401, reason);
     }
     finish('deny', reason, started);
-    return reply.code(403).send({ error: 'forbidden', message: decision.ruleId ? `denied by rule ${decision.ruleId}` : 'no rule allows this request' });
+    if (decision.ruleId) reply.header('x-auth-request-rule', decision.ruleId);
+    return refuse(reply, 403, reason);
   };
 
   app.route({ method: ALL_METHODS, url: '/auth', handler });
