@@ -13,7 +13,8 @@ import { buildTokenService, postAcs, IDP_ISSUER } from '../helpers/token-service
 import { mint, mintLive, newSigningKey } from '../helpers/tokens.js';
 import { connect } from '../../services/shared/db/connect.js';
 import type { App } from '../../services/shared/app-base.js';
-import { cuttableProxy, ownPostgres } from './fixtures/postgres.js';
+import { cuttableProxy } from './fixtures/postgres.js';
+import { ownPostgres } from '../helpers/own-postgres.js';
 import { ALICE, TINY_POLICY, ask, claimsOf, sleep, until } from './fixtures/fixtures.js';
 
 const key = newSigningKey('ES256');

@@ -1,8 +1,5 @@
 import t from 'tap';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startEmbeddedPostgres } from '../../services/shared/embedded-postgres.js';
+import { ownPostgres } from '../helpers/own-postgres.js';
 import { migrateToLatest } from '../../services/shared/db/migrator.js';
 import { connect } from '../../services/shared/db/connect.js';
 import { buildBaseApp } from '../../services/shared/app-base.js';
@@ -33,26 +30,18 @@ t.test('liveness answers without the database; readiness needs applied migration
 });
 
 t.test('readiness fails while Postgres is stopped and recovers when it is back, liveness never fails', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'health-pg-'));
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-  let server = await startEmbeddedPostgres({ dataDir, persistent: true });
-  const port = server.port;
-  t.teardown(() => server.stop());
-  const db = connect({ url: server.adminUrl, poolMax: 1 });
-  await migrateToLatest(db.kysely);
-  await db.destroy();
-
-  const app = await base(server.adminUrl);
+  const pg = await ownPostgres(t);
+  const app = await base(pg.url);
   t.teardown(() => app.close());
   t.equal((await app.inject('/readyz')).statusCode, 200, 'ready with Postgres up');
 
-  await server.stop();
+  await pg.stop();
   const down = await app.inject('/readyz');
   t.equal(down.statusCode, 503, 'not ready with Postgres down');
   t.same(down.json(), { status: 'unavailable', checks: { database: 'failed' } });
   t.equal((await app.inject('/healthz')).statusCode, 200, 'still live');
 
-  server = await startEmbeddedPostgres({ dataDir, persistent: true, port });
+  await pg.start();
   t.equal((await app.inject('/readyz')).statusCode, 200, 'ready again without a restart');
 });
 

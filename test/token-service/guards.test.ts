@@ -1,12 +1,8 @@
 import t from 'tap';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { ownPostgres } from '../helpers/own-postgres.js';
 import { withDb } from '../helpers/db.js';
 import { buildTokenService, postAcs } from '../helpers/token-service.js';
-import { startEmbeddedPostgres } from '../../services/shared/embedded-postgres.js';
 import { connect } from '../../services/shared/db/connect.js';
-import { migrateToLatest } from '../../services/shared/db/migrator.js';
 
 t.test('ALLOWED_CIDRS narrows who may redeem: 403 outside, and the document is never read', async (t) => {
   const db = await withDb(t);
@@ -59,26 +55,18 @@ t.test('logout revokes the presented token (bearer or cookie) and clears the coo
 });
 
 t.test('Postgres down: 503 and no token; back up: works without a restart', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'acs-pg-'));
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-  let pg = await startEmbeddedPostgres({ dataDir, persistent: true });
-  const port = pg.port;
-  t.teardown(() => pg.stop());
-  const db = connect({ url: pg.adminUrl, poolMax: 1 });
-  await migrateToLatest(db.kysely);
-  await db.destroy();
-
-  const svc = await buildTokenService(t, { databaseUrl: pg.adminUrl });
+  const pg = await ownPostgres(t);
+  const svc = await buildTokenService(t, { databaseUrl: pg.url });
   await pg.stop();
   const down = await postAcs(svc.app, (await svc.sign()).samlResponse);
   t.equal(down.statusCode, 503);
   t.same(down.json(), { error: 'service_unavailable', message: 'service temporarily unavailable; no token was issued' });
 
-  pg = await startEmbeddedPostgres({ dataDir, persistent: true, port });
+  await pg.start();
   const { samlResponse } = await svc.sign();
   const up = await postAcs(svc.app, samlResponse);
   t.equal(up.statusCode, 200, 'issues again once Postgres is back');
-  const check = connect({ url: pg.adminUrl, poolMax: 1 });
+  const check = connect({ url: pg.url, poolMax: 1 });
   t.teardown(() => check.destroy());
   const rows = await check.kysely.selectFrom('issued_tokens').select('jti').execute();
   t.equal(rows.length, 1, 'exactly the one token issued while up has a row');
