@@ -44,7 +44,7 @@ export function authzMetrics(registry: Registry) {
   const reloads = closedCounter(registry, 'authz_policy_reloads_total', 'Policy loads by result', 'result', ['ok', 'failed']);
   const rules = new Gauge({ name: 'authz_policy_rules', help: 'Rules in the policy in force', registers: [registry] });
   const policyInfo = new Gauge({ name: 'authz_policy_info', help: 'The policy in force (hash label: first 16 hex of its SHA-256)', labelNames: ['hash'] as const, registers: [registry] });
-  // Bound children for the per-request path (no label object hashed per request).
+  // Bound children for the per-request path: no labels object built per request (see LabelCache).
   const decisionCounter = new LabelCache((outcome, reason) => decisions.labels(outcome, reason));
   const latencyByOutcome = Object.fromEntries(OUTCOMES.map((o) => [o, decisionSeconds.labels(o)])) as Record<MetricOutcome, ReturnType<typeof decisionSeconds.labels>>;
   const cacheEvents = Object.fromEntries(CACHE_EVENTS.map((e) => [e, cache.labels(e)])) as Record<CacheEvent, ReturnType<typeof cache.labels>>;

@@ -1,7 +1,7 @@
 /**
- * prom-client hashes a labels object on every `inc`/`observe`; on a hot path that is an allocation and
- * a string build per request. This keeps the bound child per label combination (label values are closed
- * lists, so the cache is bounded too).
+ * Bound prom-client children per label combination, so the per-request path builds no labels object
+ * and no template string. (prom-client still hashes the bound labels inside each `inc`/`observe`; that
+ * cost remains, see docs/performance.md.) Label values are closed lists, so the cache is bounded too.
  */
 export class LabelCache<Child> {
   private readonly children = new Map<string, Map<string, Child>>();
