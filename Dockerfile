@@ -7,8 +7,8 @@
 # (nothing is written outside a mounted /tmp), and node is PID 1 through an exec-form CMD, so SIGTERM
 # reaches it and the services' graceful shutdown runs.
 
-# Pinned by tag (Node 20 LTS on Debian bookworm, slim). Override with --build-arg NODE_IMAGE=…@sha256:…
-ARG NODE_IMAGE=node:20.20-bookworm-slim
+# Pinned by tag (Node 24 LTS on Debian bookworm, slim). Override with --build-arg NODE_IMAGE=…@sha256:…
+ARG NODE_IMAGE=node:24.21-bookworm-slim
 
 # --- build: the full dependency tree, then tsc → dist/ -----------------------------------------------
 FROM ${NODE_IMAGE} AS build

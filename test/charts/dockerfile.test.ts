@@ -20,7 +20,7 @@ const stage = (name: string) => stages.get(name)?.join('\n') ?? '';
 t.test('the base image is pinned by a version tag, never latest', async (t) => {
   const arg = /^ARG NODE_IMAGE=(\S+)$/m.exec(text);
   t.ok(arg, 'NODE_IMAGE is a build argument');
-  t.match(arg![1], /^node:20\.\d+-bookworm-slim$/, 'Node 20 LTS, minor pinned');
+  t.match(arg![1], /^node:24\.\d+-bookworm-slim$/, 'Node 24 LTS, minor pinned');
   t.notMatch(text, /:latest\b/);
   const earlier: string[] = [];
   for (const l of lines.filter((x) => /^FROM /i.test(x))) {

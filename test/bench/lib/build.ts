@@ -19,7 +19,7 @@ export async function buildServers(root: string): Promise<Record<ServerName, str
     packages: 'external',
     platform: 'node',
     format: 'esm',
-    target: 'node20',
+    target: 'node24',
     logLevel: 'error',
   });
   return Object.fromEntries(SERVERS.map((s) => [s, join(outdir, `${s}.mjs`)])) as Record<ServerName, string>;
