@@ -30,9 +30,11 @@ export function readGroupsFilter(r: EnvReader): GroupsFilter | null {
   if (list === undefined && regex === undefined) return null;
   const names = new Set<string>();
   const prefixes: string[] = [];
+  let entries = 0;
   for (const raw of (list ?? '').split(/[,\n]/)) {
     const entry = normalizeIdentifier(raw.trim());
     if (entry === '') continue;
+    entries++;
     if (entry === '*') {
       r.fail('SAML_GROUPS_FILTER', '"*" keeps every group: leave the variable unset instead');
       continue;
@@ -48,7 +50,7 @@ export function readGroupsFilter(r: EnvReader): GroupsFilter | null {
       r.fail('SAML_GROUPS_FILTER_REGEX', `not a valid regular expression (${(err as Error).message})`);
     }
   }
-  if (names.size === 0 && prefixes.length === 0 && pattern === null && regex === undefined) {
+  if (entries === 0 && regex === undefined) {
     r.fail('SAML_GROUPS_FILTER', 'set but names no group');
   }
   return { names, prefixes, pattern };
