@@ -2,7 +2,7 @@ import type { Element } from '@xmldom/xmldom';
 import type { SamlSettings } from './config.js';
 import { reject } from './reasons.js';
 import { NS, attr, children, instant, onlyChild } from './xml.js';
-import { emailOf, groupsOf, subjectOf } from './identity.js';
+import { emailOf, groupsOf, subjectOf, trimXmlSpace } from './identity.js';
 import { checkIssueInstant } from './response.js';
 
 export interface ValidatedAssertion {
@@ -34,7 +34,8 @@ export function checkAssertion(assertion: Element, cfg: SamlSettings, now: Date)
   const skewMs = cfg.clockSkewSeconds * 1000;
   const t = now.getTime();
 
-  const issuer = onlyChild(assertion, NS.assertion, 'Issuer')?.textContent ?? null;
+  const issuerEl = onlyChild(assertion, NS.assertion, 'Issuer');
+  const issuer = issuerEl === null ? null : trimXmlSpace(issuerEl.textContent ?? '');
   if (issuer !== cfg.idpIssuer) reject('wrong_issuer', issuer === null ? 'Assertion has no Issuer' : 'Assertion Issuer');
 
   const assertionId = attr(assertion, 'ID');
@@ -51,7 +52,7 @@ export function checkAssertion(assertion: Element, cfg: SamlSettings, now: Date)
   const restrictions = children(conditions, NS.assertion, 'AudienceRestriction');
   if (restrictions.length === 0) reject('wrong_audience', 'no AudienceRestriction');
   // Each AudienceRestriction is evaluated on its own (SAML core 2.5.1.4): every one must name us.
-  const addressed = restrictions.every((r) => children(r, NS.assertion, 'Audience').some((a) => a.textContent === cfg.spEntityId));
+  const addressed = restrictions.every((r) => children(r, NS.assertion, 'Audience').some((a) => trimXmlSpace(a.textContent ?? '') === cfg.spEntityId));
   if (!addressed) reject('wrong_audience', 'an AudienceRestriction does not name the SP entity id');
 
   // Subject: NameID and a bearer confirmation for our ACS, still valid.

@@ -21,9 +21,14 @@ const NEVER_IN_A_NAME = /(?! )[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\p{Zs}]/u;
 const CONTROL = /[\p{Cc}\p{Cs}]/u;
 export const EMAIL_FORMAT = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
 
+/** XML whitespace (layout) trimmed at both ends: for entity ids (Issuer, Audience), compared exactly otherwise. */
+export function trimXmlSpace(value: string): string {
+  return value.replace(XML_SPACE_EDGES, '');
+}
+
 /** The one spelling of an identifier: XML whitespace trimmed at both ends, NFC. */
 export function normalizeIdentifier(value: string): string {
-  return value.replace(XML_SPACE_EDGES, '').normalize('NFC');
+  return trimXmlSpace(value).normalize('NFC');
 }
 
 /** The NameID as `sub`: normalised; refused (`missing_subject`, `invalid_name_id`) when unusable. */

@@ -2,6 +2,7 @@ import type { Element } from '@xmldom/xmldom';
 import type { SamlSettings } from './config.js';
 import { reject } from './reasons.js';
 import { NS, attr, instant, onlyChild } from './xml.js';
+import { trimXmlSpace } from './identity.js';
 import type { VerifiedParts } from './signatures.js';
 
 const SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
@@ -43,7 +44,7 @@ export function checkResponse(parts: VerifiedParts, cfg: SamlSettings, now: Date
     reject('wrong_destination', destination === null ? 'signed Response has no Destination' : `${which} Destination is not the ACS URL`);
   }
   const issuer = onlyChild(response, NS.assertion, 'Issuer');
-  if (issuer !== null && issuer.textContent !== cfg.idpIssuer) reject('wrong_issuer', `${which} Issuer`);
+  if (issuer !== null && trimXmlSpace(issuer.textContent ?? '') !== cfg.idpIssuer) reject('wrong_issuer', `${which} Issuer`);
   if (signed !== null) checkIssueInstant(signed, 'signed Response', cfg, now);
 }
 

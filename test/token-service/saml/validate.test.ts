@@ -19,6 +19,8 @@ interface Row {
 const cut = (xml: string, from: string, to: string): string => xml.slice(xml.indexOf(from), xml.indexOf(to) + to.length);
 const assertionOf = (xml: string): string => cut(xml, '<saml:Assertion', '</saml:Assertion>');
 const iso = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+/** Every element on its own line and every text value on its own indented line, as some serializers write. */
+const PRETTY_ALL = (x: string): string => x.replace(/>\s*</g, '>\n  <').replace(/>([^<\n][^<]*)</g, '>\n      $1\n    <');
 const PRETTY_NAME_ID = (x: string): string => x.replace(/(<saml:NameID[^>]*>)alice@example\.com</, '$1\n        alice@example.com\n      <');
 
 const refusals: Row[] = [
@@ -203,6 +205,16 @@ const valid: Valid[] = [
   { name: 'pretty-printed NameID (assertion signed)', doc: { mutateAssertion: PRETTY_NAME_ID }, expect: { nameId: 'alice@example.com' } },
   { name: 'pretty-printed NameID (Response signed)', doc: { sign: 'response', mutateAssertion: PRETTY_NAME_ID }, expect: { nameId: 'alice@example.com' } },
   { name: 'pretty-printed NameID (encrypted, both signed)', doc: { sign: 'both', encrypt: { cert: '' }, mutateAssertion: PRETTY_NAME_ID }, cfg: { signaturePolicy: 'both' }, expect: { nameId: 'alice@example.com' } },
+  {
+    name: 'fully pretty-printed assertion, assertion signed',
+    doc: { mutateAssertion: PRETTY_ALL },
+    expect: { nameId: 'alice@example.com', issuer: IDP, email: 'alice@example.com', groups: ['developers', 'admins'], inResponseTo: '_req1' },
+  },
+  {
+    name: 'fully pretty-printed Response, Response signed',
+    doc: { sign: 'response', mutateResponse: PRETTY_ALL },
+    expect: { nameId: 'alice@example.com', email: 'alice@example.com', groups: ['developers', 'admins'], inResponseTo: '_req1' },
+  },
   { name: 'NameID edges as character references (CR LF tab)', doc: { mutateAssertion: (x) => x.replace('>alice@example.com<', '>&#13;&#10;&#9;alice@example.com&#13;&#10;<') }, expect: { nameId: 'alice@example.com' } },
   { name: 'NameID in decomposed Unicode becomes NFC', doc: { nameId: 'jose\u0301@example.com' }, expect: { nameId: 'jos\u00e9@example.com' } },
   { name: 'X509SubjectName NameID keeps its inner spaces', doc: { nameId: 'CN=Alice Smith,O=Example', nameIdFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName' }, expect: { nameId: 'CN=Alice Smith,O=Example' } },
