@@ -23,7 +23,7 @@ const TokenBody = Type.Object(
 
 const GENERIC_401 = { error: 'invalid_saml_response', message: 'the SAML response was not accepted' };
 const TOO_MANY_GROUPS_PAGE = '<!doctype html><title>Sign-in not completed</title><h1>Sign-in not completed</h1>'
-  + '<p>Your account belongs to more groups than this sign-in can carry, so you were not signed in. Signing in again will not help.</p>'
+  + '<p>Your account details (usually: the groups you belong to) are more than this sign-in can carry, so you were not signed in. Signing in again will not help.</p>'
   + '<p>Please contact your administrator and mention <code>token_too_large</code>.</p>\n';
 
 /** A browser form post (HTML accepted, JSON not asked for) gets a cookie; API clients get JSON. */
@@ -83,16 +83,16 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       const endSigning = metrics.signing.startTimer();
       const issued: IssuedToken = ctx.issue({ subject: assertion.nameId, email: assertion.email, groups });
       endSigning();
-      // Never issue a token that /auth or the browser would drop (a sign-in loop): refused before
+      // Never issue a token that a browser or /auth would drop (a sign-in loop): refused before
       // anything is written, so the assertion is not spent and the request id stays outstanding.
-      const tooLarge = oversize(issued.token, json ? null : config.cookie.name);
+      const tooLarge = oversize(issued.token, config.cookie.name);
       if (tooLarge) {
         const reason = 'token_too_large';
         metrics.samlRejected.inc({ reason });
         req.log.warn({ reason, groups: assertion.groups.length, groupsKept: groups.length, bytes: tooLarge.bytes, limit: tooLarge.limit }, 'token not issued: too large');
         audit({ event: 'saml_refused', reason, subject: assertion.nameId, client: req.clientAddress, request_id: req.id });
         reply.code(403).headers(NO_STORE);
-        if (json) return reply.send({ error: reason, message: 'the account has too many groups for a token; ask the administrator to set SAML_GROUPS_FILTER' });
+        if (json) return reply.send({ error: reason, message: 'the token would be too large (usually: too many groups); the administrator can limit the groups with SAML_GROUPS_FILTER' });
         return reply.type('text/html; charset=utf-8').send(TOO_MANY_GROUPS_PAGE);
       }
       const replayUntil = new Date(assertion.notOnOrAfter.getTime() + config.saml.clockSkewSeconds * 1000);

@@ -1,12 +1,14 @@
 /**
- * The largest token each delivery can carry, so that the ACS never issues a token that is dropped
- * on the way (issue 12 item 11: a user in ~170 groups got an 8.8 KB token, refused by `/auth` and
- * dropped by the browser, and looped on sign-in).
+ * The largest token the ACS issues, so that it never issues one that is dropped on the way (issue 12
+ * item 11: a user in ~170 groups got an 8.8 KB token, refused by `/auth` and dropped by the browser
+ * as a cookie, and looped on sign-in).
  *
- * - Cookie: browsers drop a cookie whose `name=value` is larger than 4096 bytes (Chrome), 4097
- *   (Firefox) or 4093 (Safari): the smallest is the bound.
- * - Bearer: `/auth` refuses a token over 8192 characters (shared/jwt-verify.ts), and NGINX's default
- *   `large_client_header_buffers 4 8k` must hold the whole `Authorization: Bearer …` line.
+ * One bound for every client, the cookie's: browsers drop a cookie whose `name=value` is larger than
+ * 4096 bytes (Chrome), 4097 (Firefox) or 4093 (Safari), and the smallest is the bound. It is well
+ * below what a bearer token may be (`/auth` refuses over 8192 characters, shared/jwt-verify.ts, and
+ * NGINX's default `large_client_header_buffers 4 8k` must hold the `Authorization: Bearer …` line),
+ * so a user either signs in everywhere or is told why nowhere, and the identity headers `/auth`
+ * answers with (`X-Auth-Request-Groups`) stay near NGINX's default 4k `proxy_buffer_size`.
  */
 export const COOKIE_MAX_BYTES = 4093;
 export const BEARER_MAX_BYTES = 8192 - 'Authorization: Bearer \r\n'.length;
@@ -16,9 +18,8 @@ export interface Oversize {
   limit: number;
 }
 
-/** Null when the token fits its delivery: a cookie named `cookieName`, or a bearer token (`null`). */
-export function oversize(token: string, cookieName: string | null): Oversize | null {
-  const bytes = Buffer.byteLength(cookieName === null ? token : `${cookieName}=${token}`);
-  const limit = cookieName === null ? BEARER_MAX_BYTES : COOKIE_MAX_BYTES;
-  return bytes > limit ? { bytes, limit } : null;
+/** Null when `cookieName=token` fits every browser (and so the bearer limit too). */
+export function oversize(token: string, cookieName: string): Oversize | null {
+  const bytes = Buffer.byteLength(`${cookieName}=${token}`);
+  return bytes > COOKIE_MAX_BYTES ? { bytes, limit: COOKIE_MAX_BYTES } : null;
 }
