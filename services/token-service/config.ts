@@ -4,6 +4,7 @@ import { readCommonConfig, type CommonConfig } from '../shared/config.js';
 import { JWT_ALGORITHMS, loadSigningKeys, splitPem, type JwtAlgorithm, type SigningKey } from '../shared/jwt-keys.js';
 import { parseCidrList } from '../shared/client-ip.js';
 import { SIGNATURE_POLICIES, samlSettings, SamlConfigError, type SamlSettings, type SamlSettingsInput } from './saml/config.js';
+import { readGroupsFilter, type GroupsFilter } from './tokens/groups-filter.js';
 
 export interface TokenServiceConfig extends CommonConfig {
   saml: SamlSettings;
@@ -17,6 +18,8 @@ export interface TokenServiceConfig extends CommonConfig {
   allowedReturnUrls: URL[];
   defaultReturnUrl?: string;
   sweepIntervalSeconds: number;
+  /** SAML_GROUPS_FILTER / SAML_GROUPS_FILTER_REGEX: the groups kept in tokens; null = all. */
+  groupsFilter: GroupsFilter | null;
 }
 
 const SAML_ENV_NAMES: Partial<Record<keyof SamlSettings, string>> = {
@@ -136,6 +139,7 @@ export function loadTokenServiceConfig(env: Env): TokenServiceConfig {
     allowedReturnUrls,
     ...(defaultReturnUrl !== undefined ? { defaultReturnUrl } : {}),
     sweepIntervalSeconds: r.int('SWEEP_INTERVAL_SECONDS', { default: 300, min: 0, max: 86400 }),
+    groupsFilter: readGroupsFilter(r),
   };
   if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(config.cookie.name)) r.fail('COOKIE_NAME', 'expected a cookie-name token');
   r.done();

@@ -3,15 +3,19 @@ import { parseArgs } from 'node:util';
 import { EnvReader } from '../../shared/env.js';
 import { connect } from '../../shared/db/connect.js';
 import { createAudit } from '../../shared/audit.js';
-import { revokeSubject, revokeToken } from '../store/tokens.js';
+import { liveSubjectsLike, revokeSubject, revokeToken } from '../store/tokens.js';
+import { normalizeIdentifier } from '../saml/identity.js';
 
 const USAGE = 'usage: npm run revoke -- --jti <token id> | --subject <NameID> [--reason <text>]';
 
 /**
  * `npm run revoke` — revokes one token (`--jti`) or every live token of a user (`--subject`,
  * offboarding). The database notifies every authz-service replica; each enforces it within a second.
+ * Exit codes: 0 revoked at least one token; 1 error; 2 usage; 3 nothing matched (nothing revoked).
  */
-export async function runRevoke(argv: string[], env: NodeJS.ProcessEnv, out: (line: string) => void): Promise<number> {
+export const NOTHING_MATCHED = 3;
+
+export async function runRevoke(argv: string[], env: NodeJS.ProcessEnv, out: (line: string) => void, auditStream?: NodeJS.WritableStream): Promise<number> {
   let values: { jti?: string; subject?: string; reason?: string };
   try {
     ({ values } = parseArgs({ args: argv, options: { jti: { type: 'string' }, subject: { type: 'string' }, reason: { type: 'string' } } }));
@@ -27,16 +31,31 @@ export async function runRevoke(argv: string[], env: NodeJS.ProcessEnv, out: (li
   const url = r.url('DATABASE_URL', { required: true, file: true, protocols: ['postgres:', 'postgresql:'] });
   r.done();
   const db = connect({ url: url!, poolMax: 1 });
-  const audit = createAudit('token-service');
+  const audit = createAudit('token-service', auditStream);
   const reason = values.reason ?? 'revoked by an operator';
   try {
-    const jtis = values.jti !== undefined ? ((await revokeToken(db.kysely, values.jti, reason)) ? [values.jti] : []) : await revokeSubject(db.kysely, values.subject!, reason);
-    for (const jti of jtis) audit({ event: 'token_revoked', jti, subject: values.subject ?? null, reason: 'cli' });
+    // Subjects are stored as the ACS normalises NameIDs (XML whitespace trimmed, NFC).
+    const subject = values.subject === undefined ? undefined : normalizeIdentifier(values.subject);
+    const jtis = values.jti !== undefined ? ((await revokeToken(db.kysely, values.jti, reason)) ? [values.jti] : []) : await revokeSubject(db.kysely, subject!, reason);
+    for (const jti of jtis) audit({ event: 'token_revoked', jti, subject: subject ?? null, reason });
+    if (jtis.length === 0) {
+      out(subject === undefined ? `no live token with id ${JSON.stringify(values.jti)} (unknown, expired or already revoked): nothing revoked` : await noSubjectMatch(db.kysely, subject));
+      return NOTHING_MATCHED;
+    }
     out(`revoked ${jtis.length} live token${jtis.length === 1 ? '' : 's'}`);
     return 0;
   } finally {
     await db.destroy();
   }
+}
+
+/** What to tell the operator when no live token has exactly this subject: the near misses, if any. */
+async function noSubjectMatch(db: Parameters<typeof liveSubjectsLike>[0], subject: string): Promise<string> {
+  const head = `no live token for subject ${JSON.stringify(subject)}: nothing revoked. Subjects are compared exactly, case included (the NameID as the IdP signed it, without surrounding whitespace).`;
+  const near = await liveSubjectsLike(db, subject);
+  if (near.length === 0) return `${head} No live token differs from it only by case either.`;
+  const list = near.map((n) => `${JSON.stringify(n.subject)} (${n.tokens} live token${n.tokens === 1 ? '' : 's'})`).join(', ');
+  return `${head} Differing only by case: ${list}. Run again with --subject set to one of them.`;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

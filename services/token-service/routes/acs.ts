@@ -6,6 +6,8 @@ import { SamlRejection, type SamlRejectReason } from '../saml/reasons.js';
 import { consumeRequestId, recordAssertion } from '../store/saml.js';
 import { insertToken } from '../store/tokens.js';
 import type { IssuedToken } from '../tokens/issuer.js';
+import { filterGroups } from '../tokens/groups-filter.js';
+import { oversize } from '../tokens/size.js';
 import { isAllowedReturnUrl } from './return-url.js';
 import { ErrorBody, NO_STORE, type RouteContext } from './context.js';
 
@@ -20,6 +22,9 @@ const TokenBody = Type.Object(
 );
 
 const GENERIC_401 = { error: 'invalid_saml_response', message: 'the SAML response was not accepted' };
+const TOO_MANY_GROUPS_PAGE = '<!doctype html><title>Sign-in not completed</title><h1>Sign-in not completed</h1>'
+  + '<p>Your account details (usually: the groups you belong to) are more than this sign-in can carry, so you were not signed in. Signing in again will not help.</p>'
+  + '<p>Please contact your administrator and mention <code>token_too_large</code>.</p>\n';
 
 /** A browser form post (HTML accepted, JSON not asked for) gets a cookie; API clients get JSON. */
 function wantsJson(req: FastifyRequest): boolean {
@@ -74,9 +79,22 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
         endValidation();
       }
 
+      const groups = filterGroups(config.groupsFilter, assertion.groups);
       const endSigning = metrics.signing.startTimer();
-      const issued: IssuedToken = ctx.issue({ subject: assertion.nameId, email: assertion.email, groups: assertion.groups });
+      const issued: IssuedToken = ctx.issue({ subject: assertion.nameId, email: assertion.email, groups });
       endSigning();
+      // Never issue a token that a browser or /auth would drop (a sign-in loop): refused before
+      // anything is written, so the assertion is not spent and the request id stays outstanding.
+      const tooLarge = oversize(issued.token, config.cookie.name);
+      if (tooLarge) {
+        const reason = 'token_too_large';
+        metrics.samlRejected.inc({ reason });
+        req.log.warn({ reason, groups: assertion.groups.length, groupsKept: groups.length, bytes: tooLarge.bytes, limit: tooLarge.limit }, 'token not issued: too large');
+        audit({ event: 'saml_refused', reason, subject: assertion.nameId, client: req.clientAddress, request_id: req.id });
+        reply.code(403).headers(NO_STORE);
+        if (json) return reply.send({ error: reason, message: 'the token would be too large (usually: too many groups); the administrator can limit the groups with SAML_GROUPS_FILTER' });
+        return reply.type('text/html; charset=utf-8').send(TOO_MANY_GROUPS_PAGE);
+      }
       const replayUntil = new Date(assertion.notOnOrAfter.getTime() + config.saml.clockSkewSeconds * 1000);
 
       let refusal: SamlRejectReason | undefined;
@@ -94,7 +112,7 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
             jti: issued.jti,
             subject: assertion.nameId,
             email: assertion.email,
-            groups: assertion.groups,
+            groups,
             idpIssuer: assertion.issuer,
             sessionIndex: assertion.sessionIndex,
             clientAddress: req.clientAddress,

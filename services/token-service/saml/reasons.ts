@@ -17,11 +17,11 @@ export const SAML_REJECT_REASONS = [
   'bad_signature',
   /** SHA-1 or MD5 in a signature or digest, or RSA-1.5/3DES in the encryption. */
   'weak_algorithm',
-  /** Response `Destination` absent (on a signed Response) or not the ACS URL. */
+  /** Response `Destination` absent (on a signed Response) or not the ACS URL (signed or not). */
   'wrong_destination',
   /** Top-level StatusCode is not Success. */
   'status_not_success',
-  /** Response or Assertion `Issuer` is not the configured IdP entity id. */
+  /** Response (signed or not) or Assertion `Issuer` is not the configured IdP entity id. */
   'wrong_issuer',
   /** No AudienceRestriction, or one that does not name our SP entity id. */
   'wrong_audience',
@@ -31,20 +31,29 @@ export const SAML_REJECT_REASONS = [
   'not_bearer',
   /** Conditions or SubjectConfirmationData `NotOnOrAfter` passed (or missing on the bearer confirmation). */
   'expired',
-  /** Conditions `NotBefore` (or the assertion's IssueInstant) is in the future, beyond the skew. */
+  /** Conditions `NotBefore` (or the assertion's or signed Response's IssueInstant) is in the future, beyond the skew. */
   'not_yet_valid',
-  /** The assertion's IssueInstant is older than `maxAssertionAgeSeconds`. */
+  /** The assertion's (or signed Response's) IssueInstant is older than `maxAssertionAgeSeconds`. */
   'too_old',
-  /** No NameID in the assertion's Subject. */
+  /** No NameID in the assertion's Subject, or one that is empty once XML whitespace is trimmed. */
   'missing_subject',
-  /** The SubjectConfirmationData `InResponseTo` differs from the Response's. */
+  /** A NameID holding a control or format character, or a separator other than a space (emailAddress: any space). */
+  'invalid_name_id',
+  /** The email attribute holds a space or an invisible character, or a group value a control character. */
+  'invalid_attribute_value',
+  /** The SubjectConfirmationData `InResponseTo` differs from the signed Response's, or an unsigned Response names a request the signed assertion does not. */
   'in_response_to_mismatch',
-  /** No `InResponseTo` while IdP-initiated login is not allowed. */
+  /** No `InResponseTo` in signed data (signed Response or the assertion's bearer confirmation) while IdP-initiated login is not allowed. */
   'unsolicited_response',
   /** (Checked by the caller against Postgres.) `InResponseTo` names no outstanding, unused request. */
   'unknown_in_response_to',
   /** (Checked by the caller against Postgres.) The assertion id was already used. */
   'replay',
+  /**
+   * (Checked by the caller, after the groups filter.) The token would be refused by `/auth` or dropped
+   * by a browser as a cookie: answered 403 before anything is written (the assertion is not spent).
+   */
+  'token_too_large',
 ] as const;
 
 export type SamlRejectReason = (typeof SAML_REJECT_REASONS)[number];

@@ -6,11 +6,16 @@ import type { SamlSettings } from './config.js';
 import { reject } from './reasons.js';
 import { NS, children, descendantsNamed, findWeakAlgorithm, isElement, parseXml } from './xml.js';
 
-/** What the signatures vouch for: read every value from these elements, never from the raw document. */
+/**
+ * What the signatures vouch for. Every value a decision rests on is read from `signedResponse` or
+ * `assertion`; `unsignedResponse` is what arrived when the Response carries no signature: anyone who
+ * holds a signed assertion can rewrite it, so a value read from it may add a refusal, never an acceptance.
+ */
 export interface VerifiedParts {
-  /** The Response: from the verified signed bytes when it is signed, else the raw element. */
-  response: Element;
-  responseSigned: boolean;
+  /** The Response from its verified signed bytes; null when the Response is not signed. */
+  signedResponse: Element | null;
+  /** The Response as received when it is not signed; null when it is signed (then use `signedResponse`). */
+  unsignedResponse: Element | null;
   /** The assertion, always from verified signed bytes (its own signature's, or the Response's). */
   assertion: Element;
 }
@@ -41,17 +46,17 @@ export async function verifySignatures(xml: string, doc: Document, cfg: SamlSett
   if (!responseSigned && !assertionSigned) reject('unsigned', 'neither the Response nor the Assertion is signed');
 
   const certs = [...cfg.idpCerts];
-  let response = root;
+  let signedResponse: Element | null = null;
   let assertion: Element | null = null;
   if (responseSigned) {
-    response = parseXml(verified(xml, root, certs, 'Response'), 'signed Response').documentElement as Element;
-    if (!assertionSigned) assertion = (await readAssertion(response, null, cfg)).assertion;
+    signedResponse = parseXml(verified(xml, root, certs, 'Response'), 'signed Response').documentElement as Element;
+    if (!assertionSigned) assertion = (await readAssertion(signedResponse, null, cfg)).assertion;
   }
   if (assertionSigned) {
     assertion = parseXml(verified(raw.xml, raw.assertion, certs, 'Assertion'), 'signed Assertion').documentElement;
   }
   if (assertion === null) return reject('unsigned', 'no verified assertion');
-  return { response, responseSigned, assertion };
+  return { signedResponse, unsignedResponse: signedResponse === null ? root : null, assertion };
 }
 
 function verified(xml: string, node: Element, certs: string[], what: string): string {

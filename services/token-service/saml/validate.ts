@@ -1,7 +1,8 @@
 import type { SamlSettings } from './config.js';
-import { checkAssertion, checkStatus, type ValidatedAssertion } from './assertion.js';
+import { checkAssertion, type ValidatedAssertion } from './assertion.js';
 import { decodeSamlResponse } from './guards.js';
 import { reject } from './reasons.js';
+import { checkResponse, checkStatus, resolveInResponseTo } from './response.js';
 import { verifySignatures } from './signatures.js';
 import { NS, isElement, parseXml } from './xml.js';
 
@@ -14,7 +15,9 @@ export type { ValidatedAssertion } from './assertion.js';
  *
  * Order: guards before parsing (size, base64, DTD, UTF-8) → well-formed samlp:Response → Success
  * status → weak algorithms, exactly one assertion, decryption, signature policy and verification →
- * every other check on the verified elements only. Throws `SamlRejection` for every refusal.
+ * the Response checks (response.ts: an unsigned Response can only add refusals) → the assertion
+ * checks on the verified assertion → `InResponseTo` from signed data only. Throws `SamlRejection`
+ * for every refusal.
  */
 export async function validateSamlResponse(samlResponseBase64: string, cfg: SamlSettings, now: Date = new Date()): Promise<ValidatedAssertion> {
   const xml = decodeSamlResponse(samlResponseBase64, cfg.maxResponseBytes);
@@ -23,5 +26,7 @@ export async function validateSamlResponse(samlResponseBase64: string, cfg: Saml
   if (!isElement(root, NS.protocol, 'Response')) return reject('malformed', 'root element is not samlp:Response');
   checkStatus(root);
   const parts = await verifySignatures(xml, doc, cfg);
-  return checkAssertion(parts, cfg, now);
+  checkResponse(parts, cfg, now);
+  const { confirmationInResponseTo, ...facts } = checkAssertion(parts.assertion, cfg, now);
+  return { ...facts, inResponseTo: resolveInResponseTo(parts, confirmationInResponseTo, cfg) };
 }

@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../../shared/db/schema.js';
 
 type Conn = Kysely<Database> | Transaction<Database>;
@@ -55,6 +55,25 @@ export async function revokeSubject(db: Conn, subject: string, reason: string): 
     .returning('jti')
     .execute();
   return rows.map((r) => r.jti);
+}
+
+/**
+ * Live subjects equal to `subject` but for case and surrounding XML whitespace, with their live
+ * token counts: what `revoke --subject` suggests when nothing matched exactly (at most 10).
+ */
+export async function liveSubjectsLike(db: Conn, subject: string): Promise<{ subject: string; tokens: number }[]> {
+  const rows = await db
+    .selectFrom('issued_tokens')
+    .select((eb) => ['subject', eb.fn.countAll<string>().as('n')])
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', new Date())
+    .where(sql<boolean>`lower(btrim(subject, ${' \t\r\n'})) = lower(${subject})`)
+    .groupBy('subject')
+    .orderBy('subject')
+    .limit(10)
+    .execute();
+  // Code-unit order, whatever the database collation.
+  return rows.map((r) => ({ subject: r.subject, tokens: Number(r.n) })).sort((a, b) => (a.subject < b.subject ? -1 : 1));
 }
 
 /** Deletes rows past their use: tokens and assertion ids past expiry (plus grace), spent request ids. */
