@@ -45,6 +45,8 @@ export const SAML_REJECT_REASONS = [
   'unknown_in_response_to',
   /** (Checked by the caller against Postgres.) The assertion id was already used. */
   'replay',
+  /** (Checked by the caller.) A browser posts a response to a request it did not start: no matching login-state cookie. */
+  'login_state_mismatch',
 ] as const;
 
 export type SamlRejectReason = (typeof SAML_REJECT_REASONS)[number];
