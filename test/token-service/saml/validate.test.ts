@@ -115,7 +115,7 @@ t.test('refuses each broken response with its reason', async (t) => {
 
 t.test('every reason the validator owns has a row', async (t) => {
   const covered = new Set(refusals.map((r) => r.reason));
-  const callers: SamlRejectReason[] = ['unknown_in_response_to', 'replay'];
+  const callers: SamlRejectReason[] = ['unknown_in_response_to', 'replay', 'login_state_mismatch'];
   t.same(SAML_REJECT_REASONS.filter((r) => !covered.has(r) && !callers.includes(r)), []);
 });
 
