@@ -89,3 +89,18 @@ t.test('a burst of concurrent sign-ins from one network cannot overshoot the bou
   const n = (await db.kysely.selectFrom('saml_requests').select('request_id').execute()).length;
   t.equal(n, 3, 'exactly the bound in Postgres');
 });
+
+t.test('/saml/login starts only from a navigation: a script\'s fetch, an image or a frame writes nothing (403)', async (t) => {
+  const db = await withDb(t);
+  const svc = await buildTokenService(t, { databaseUrl: db.url, env: { SAML_MAX_PENDING_LOGINS: '2', RATE_LIMIT_MAX: '1000' } });
+  const login = (dest?: string | string[]) => svc.app.inject({ url: '/saml/login', remoteAddress: '198.51.100.77', headers: dest === undefined ? {} : { 'sec-fetch-dest': dest } });
+  for (const dest of ['empty', 'image', 'iframe', 'script', 'Document', ['document', 'document']]) {
+    const res = await login(dest);
+    t.equal(res.statusCode, 403, `Sec-Fetch-Dest ${JSON.stringify(dest)}: 403`);
+    t.equal(res.json().error, 'not_a_navigation');
+    t.equal(res.headers['set-cookie'], undefined, `${JSON.stringify(dest)}: no state cookie`);
+  }
+  t.equal((await db.kysely.selectFrom('saml_requests').select('request_id').execute()).length, 0, 'nothing written, nothing counted');
+  t.equal((await login('document')).statusCode, 302, 'a top-level navigation signs in');
+  t.equal((await login()).statusCode, 302, 'a client that sends no Sec-Fetch-Dest (a program) too');
+});

@@ -12,6 +12,12 @@ import { ErrorBody, NO_STORE, routeRateLimit, type RouteContext } from './contex
  * in Postgres (any replica can finish the login), bound to this browser by a login-state cookie (see
  * login-state.ts) and counted against the client's network: past SAML_MAX_PENDING_LOGINS unused
  * requests, 429 and nothing written. `rd` becomes the RelayState only when allowed, in its encoded form.
+ *
+ * A browser starts a sign-in by navigating its top-level page. A request that a browser says is a
+ * script's fetch, an image or a frame (`Sec-Fetch-Dest` other than `document`) is refused with 403 and
+ * nothing written: a page's API calls that NGINX redirects here after a 401, or another site's hidden
+ * requests, would otherwise each leave a request id (and a state cookie) behind and use up the network's
+ * outstanding sign-ins. Clients that send no `Sec-Fetch-Dest` (programs, old browsers) are not affected.
  */
 const login: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, audit }) => {
   const ttl = config.saml.authnRequestTtlSeconds;
@@ -21,10 +27,16 @@ const login: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, a
       config: { rateLimit: routeRateLimit(config) },
       schema: {
         querystring: Type.Object({ rd: Type.Optional(Type.String({ maxLength: 2048 })) }, { additionalProperties: false }),
-        response: { 302: Type.Null(), 400: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+        response: { 302: Type.Null(), 400: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody },
       },
     },
     async (req, reply) => {
+      const dest = req.headers['sec-fetch-dest'];
+      if (dest !== undefined && dest !== 'document') {
+        metrics.redeemRefused.inc({ reason: 'not_a_navigation' });
+        return reply.code(403).headers(NO_STORE)
+          .send({ error: 'not_a_navigation', message: 'a sign-in starts from a page the browser navigates to, not from a script, an image or a frame' });
+      }
       const { rd } = req.query as { rd?: string };
       const returnTo = rd === undefined || rd === '' ? undefined : allowedReturnUrl(rd, config.allowedReturnUrls);
       if (rd !== undefined && rd !== '' && returnTo === undefined) {
