@@ -86,7 +86,7 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       }
       const stateHash = requestId !== null && !json ? presentedLoginState(req.headers.cookie, requestId) : undefined;
       if (requestId !== null && !json && stateHash === undefined) {
-        return refuse(req, reply, 'login_state_mismatch', `no login state for request ${requestId}`, assertion.nameId);
+        return refuse(req, reply, 'login_state_mismatch', `no login state for request ${requestId.slice(0, 100)}`, assertion.nameId);
       }
 
       const endSigning = metrics.signing.startTimer();
