@@ -2,6 +2,7 @@ import { BlockList } from 'node:net';
 import { EnvReader, type Env } from '../shared/env.js';
 import { readCommonConfig, type CommonConfig } from '../shared/config.js';
 import { parseCidrList } from '../shared/client-ip.js';
+import { DEFAULT_COOKIE_NAME } from '../shared/cookies.js';
 import { loadVerificationKeys, type VerificationKey } from '../shared/jwt-keys.js';
 import { FRONT_ENDS, type FrontEnd } from './request/front-end.js';
 import type { Relaxations } from './request/path.js';
@@ -76,7 +77,7 @@ export function loadAuthzServiceConfig(env: Env): AuthzServiceConfig {
   if (!/^\/[A-Za-z0-9._~\/-]*[A-Za-z0-9._~-]$/.test(envoyPathPrefix) || envoyPathPrefix === '/auth') {
     r.fail('ENVOY_PATH_PREFIX', 'expected a path such as /auth/ext (not "/auth", without a trailing slash)');
   }
-  const cookieName = r.string('COOKIE_NAME', { default: 'saml_authz' }) ?? 'saml_authz';
+  const cookieName = r.string('COOKIE_NAME', { default: DEFAULT_COOKIE_NAME }) ?? DEFAULT_COOKIE_NAME;
   if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookieName)) r.fail('COOKIE_NAME', 'expected a cookie-name token');
 
   const config: AuthzServiceConfig = {

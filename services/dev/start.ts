@@ -111,7 +111,9 @@ async function main(): Promise<void> {
     JWT_PRIVATE_KEY: keys.jwtPrivateKey,
     JWT_ISSUER: tokenUrl,
     JWT_AUDIENCE: 'saml-authz-dev',
-    COOKIE_SECURE: 'false',
+    // Secure cookies (the default, and the __Host- login-state cookie) are accepted from http://127.0.0.1
+    // by Chromium and Firefox; the dev IdP's tile signs in without a request.
+    SAML_ALLOW_IDP_INITIATED: 'true',
     ALLOWED_RETURN_URLS: `${base}:8000/,http://localhost:8000/,${tokenUrl}/`,
   });
   await waitReady(`${tokenUrl}/readyz`, 120_000);

@@ -1,5 +1,25 @@
+import { validateHeaderValue } from 'node:http';
 import fp from 'fastify-plugin';
-import type { FastifyError, FastifyPluginAsync } from 'fastify';
+import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify';
+
+/**
+ * Drops what the failed handler left on the reply that must not go out with an error: every header Node
+ * would refuse to write (an error thrown by writing them is what brought us here, and writing them again
+ * would hand the reply to Fastify's default error body), and on a 5xx any redirect or cookie.
+ */
+function scrubHeaders(reply: FastifyReply, status: number): void {
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (status >= 500 && (name === 'location' || name === 'set-cookie')) {
+      reply.removeHeader(name);
+      continue;
+    }
+    try {
+      for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined) validateHeaderValue(name, String(v));
+    } catch {
+      reply.removeHeader(name);
+    }
+  }
+}
 
 /**
  * Errors a client caused keep their status and a short coded message; everything else is a 5xx whose
@@ -8,6 +28,7 @@ import type { FastifyError, FastifyPluginAsync } from 'fastify';
 const errorHandler: FastifyPluginAsync = async (app) => {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    scrubHeaders(reply, status);
     if (status >= 500) {
       req.log.error({ err: { code: err.code, name: err.name, message: err.message, stack: err.stack } }, 'request failed');
       const code = status === 503 ? 'service_unavailable' : 'internal_error';

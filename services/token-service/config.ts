@@ -3,6 +3,8 @@ import { EnvReader, type Env } from '../shared/env.js';
 import { readCommonConfig, type CommonConfig } from '../shared/config.js';
 import { JWT_ALGORITHMS, loadSigningKeys, splitPem, type JwtAlgorithm, type SigningKey } from '../shared/jwt-keys.js';
 import { parseCidrList } from '../shared/client-ip.js';
+import { COOKIE_NAME_TOKEN, DEFAULT_COOKIE_NAME, cookiePrefixProblem } from '../shared/cookies.js';
+import { LOGIN_STATE_PREFIX } from './routes/login-state.js';
 import { SIGNATURE_POLICIES, samlSettings, SamlConfigError, type SamlSettings, type SamlSettingsInput } from './saml/config.js';
 import { readGroupsFilter, type GroupsFilter } from './tokens/groups-filter.js';
 
@@ -12,7 +14,10 @@ export interface TokenServiceConfig extends CommonConfig {
   /** Who may redeem at /saml/acs; undefined = any address (documented: set it in production). */
   allowedCidrs?: BlockList;
   trustedProxies: BlockList;
-  rateLimit: { max: number; windowSeconds: number };
+  /** Per client network (IPv4 address, IPv6 /64); `storeSize` networks remembered per route (LRU). */
+  rateLimit: { max: number; windowSeconds: number; storeSize: number };
+  /** Unused, unexpired SP-initiated request ids one client network may hold (/saml/login refuses past it). */
+  maxPendingLogins: number;
   cookie: { name: string; domain?: string; secure: boolean; sameSite: 'Lax' | 'Strict' };
   /** RelayState values accepted for the browser redirect: absolute URLs, matched by origin and path prefix. */
   allowedReturnUrls: URL[];
@@ -61,7 +66,8 @@ export function loadTokenServiceConfig(env: Env): TokenServiceConfig {
     ...(spDecryptionCert !== undefined ? { spDecryptionCert } : {}),
     emailAttribute: r.string('SAML_EMAIL_ATTRIBUTE', { default: 'email' }) ?? 'email',
     groupsAttribute: r.string('SAML_GROUPS_ATTRIBUTE', { default: 'groups' }) ?? 'groups',
-    allowIdpInitiated: r.bool('SAML_ALLOW_IDP_INITIATED', true),
+    // Off by default: an unsolicited response cannot be bound to the browser that posts it (login CSRF).
+    allowIdpInitiated: r.bool('SAML_ALLOW_IDP_INITIATED', false),
     maxResponseBytes: r.int('SAML_MAX_RESPONSE_BYTES', { default: 256 * 1024, min: 4096, max: 4 * 1024 * 1024 }),
     authnRequestTtlSeconds: r.int('SAML_REQUEST_TTL_SECONDS', { default: 300, min: 30, max: 3600 }),
   };
@@ -115,7 +121,9 @@ export function loadTokenServiceConfig(env: Env): TokenServiceConfig {
       r.fail('ALLOWED_RETURN_URLS', `${JSON.stringify(entry)} is not an absolute http(s) URL`);
     }
   }
-  const defaultReturnUrl = r.url('DEFAULT_RETURN_URL');
+  // Kept in its WHATWG serialisation: ASCII only, so that it is always a valid Location header.
+  const defaultReturnUrlRaw = r.url('DEFAULT_RETURN_URL');
+  const defaultReturnUrl = defaultReturnUrlRaw === undefined ? undefined : new URL(defaultReturnUrlRaw).href;
   const cookieDomain = r.string('COOKIE_DOMAIN');
   if (cookieDomain !== undefined && (isIP(cookieDomain) !== 0 || !/^[A-Za-z0-9.-]+$/.test(cookieDomain))) {
     r.fail('COOKIE_DOMAIN', 'expected a domain name');
@@ -129,9 +137,11 @@ export function loadTokenServiceConfig(env: Env): TokenServiceConfig {
     rateLimit: {
       max: r.int('RATE_LIMIT_MAX', { default: 100, min: 1, max: 1_000_000 }),
       windowSeconds: r.int('RATE_LIMIT_WINDOW_SECONDS', { default: 60, min: 1, max: 86400 }),
+      storeSize: r.int('RATE_LIMIT_STORE_SIZE', { default: 50_000, min: 1000, max: 10_000_000 }),
     },
+    maxPendingLogins: r.int('SAML_MAX_PENDING_LOGINS', { default: 20, min: 1, max: 10_000 }),
     cookie: {
-      name: r.string('COOKIE_NAME', { default: 'saml_authz' }) ?? 'saml_authz',
+      name: r.string('COOKIE_NAME', { default: DEFAULT_COOKIE_NAME }) ?? DEFAULT_COOKIE_NAME,
       ...(cookieDomain !== undefined ? { domain: cookieDomain } : {}),
       secure: r.bool('COOKIE_SECURE', true),
       sameSite: r.oneOf('COOKIE_SAMESITE', ['Lax', 'Strict'] as const, 'Lax'),
@@ -141,7 +151,10 @@ export function loadTokenServiceConfig(env: Env): TokenServiceConfig {
     sweepIntervalSeconds: r.int('SWEEP_INTERVAL_SECONDS', { default: 300, min: 0, max: 86400 }),
     groupsFilter: readGroupsFilter(r),
   };
-  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(config.cookie.name)) r.fail('COOKIE_NAME', 'expected a cookie-name token');
+  if (!COOKIE_NAME_TOKEN.test(config.cookie.name)) r.fail('COOKIE_NAME', 'expected a cookie-name token');
+  else if (config.cookie.name.toLowerCase().startsWith(LOGIN_STATE_PREFIX.toLowerCase())) r.fail('COOKIE_NAME', `${LOGIN_STATE_PREFIX}… names the login-state cookies`);
+  const prefixProblem = cookiePrefixProblem(config.cookie.name, config.cookie);
+  if (prefixProblem !== undefined) r.fail(config.cookie.domain !== undefined ? 'COOKIE_DOMAIN' : 'COOKIE_SECURE', prefixProblem);
   r.done();
   return config;
 }

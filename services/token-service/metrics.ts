@@ -2,7 +2,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import { SAML_REJECT_REASONS } from './saml/reasons.js';
 import { LATENCY_BUCKETS, closedCounter } from '../shared/metrics.js';
 
-export const REDEEM_REFUSALS = ['source_not_allowed', 'rate_limited', 'bad_request', 'return_url_not_allowed', 'database_unavailable'] as const;
+export const REDEEM_REFUSALS = ['source_not_allowed', 'rate_limited', 'bad_request', 'return_url_not_allowed', 'database_unavailable', 'too_many_pending_logins', 'not_a_navigation'] as const;
 export const REVOCATION_SOURCES = ['logout', 'cli'] as const;
 
 /** The token-service's own metrics; every label value is from a closed list and pre-registered. */

@@ -23,7 +23,7 @@ t.test('nginx front end: allow, deny, unauthenticated, bad request', async (t) =
     { name: 'public docs without a token', headers: nginx('/docs/intro'), status: 200 },
     { name: 'staff route without a token', headers: nginx('/app/home'), status: 401, reason: 'no_token' },
     { name: 'staff route with a staff bearer token', headers: { ...nginx('/app/home'), ...bearer(staff.token) }, status: 200 },
-    { name: 'staff route with the session cookie', headers: { ...nginx('/app/home'), cookie: `other=1; saml_authz=${staff.token}` }, status: 200 },
+    { name: 'staff route with the session cookie', headers: { ...nginx('/app/home'), cookie: `other=1; __Host-saml_authz=${staff.token}` }, status: 200 },
     { name: 'admin host for a non-admin', headers: { ...nginx('/', 'GET', 'admin.example.com'), ...bearer(staff.token) }, status: 403, reason: 'no_matching_rule' },
     { name: 'DELETE /api for a contractor', headers: { ...nginx('/api/x', 'DELETE'), ...bearer(contractor.token) }, status: 403, reason: 'explicit_deny', rule: 'no-deletes-for-contractors' },
     { name: 'DELETE /api for staff', headers: { ...nginx('/api/x', 'DELETE'), ...bearer(staff.token) }, status: 200 },

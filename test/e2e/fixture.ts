@@ -120,6 +120,7 @@ export async function startStack(t: Teardown, config: ConfigName, nginxBinary: s
           ALLOWED_RETURN_URLS: `${base}/`,
           RATE_LIMIT_MAX: '10000',
           SWEEP_INTERVAL_SECONDS: '0',
+          SAML_ALLOW_IDP_INITIATED: 'true', // signIn() redeems unsolicited responses
         }).then((p) => (started.push(p), p)),
         startServiceProcess('services/authz-service/main.ts', {
           ...common,

@@ -159,17 +159,20 @@ export function e2eSuite(config: ConfigName): void {
     t.equal(`${idp.origin}${idp.pathname}`, IDP_SSO_URL, 'to the IdP SSO URL');
     t.equal(idp.searchParams.get('RelayState'), `${stack.base}${target}`, 'the return URL travels as RelayState');
     const authn = readAuthnRequest(idp.searchParams.get('SAMLRequest') ?? '');
+    const loginState = cookiePair(login.header('set-cookie'));
+    t.match(login.header('set-cookie'), /^__Host-saml_login_[\w-]+=[\w-]+; Path=\/; HttpOnly; SameSite=None; Max-Age=\d+; Secure$/, 'the login-state cookie binds the login to this browser');
 
-    // The IdP answers the AuthnRequest; the browser form-posts it through NGINX.
-    const acs = await postAcs(stack.request, await stack.sign({ inResponseTo: authn.id }), {
-      relayState: idp.searchParams.get('RelayState')!,
-      accept: 'text/html,application/xhtml+xml',
-      localAddress: REDEEM_NETWORK,
-    });
+    // The IdP answers the AuthnRequest; the browser form-posts it through NGINX, with its login state.
+    const response = await stack.sign({ inResponseTo: authn.id });
+    const form = { relayState: idp.searchParams.get('RelayState')!, accept: 'text/html,application/xhtml+xml', localAddress: REDEEM_NETWORK };
+    const csrf = await postAcs(stack.request, response, form);
+    t.equal(csrf.status, 401, 'ACS: the same response posted by a browser without the login state (login CSRF) is refused');
+    const acs = await postAcs(stack.request, response, { ...form, headers: { cookie: loginState! } });
     t.equal(acs.status, 303, 'ACS: 303 back to the return URL');
     t.equal(acs.header('location'), `${stack.base}${target}`, 'to exactly the URL first asked for');
-    const setCookie = acs.header('set-cookie');
-    t.match(setCookie, /^saml_authz=[\w-]+\.[\w-]+\.[\w-]+; /, 'the session cookie is set');
+    const setCookie = acs.headers['set-cookie']?.find((c) => c.startsWith('__Host-saml_authz='));
+    t.ok(acs.headers['set-cookie']?.some((c) => c.startsWith(`${loginState!.split('=')[0]}=;`) && /Max-Age=0/.test(c)), 'the login-state cookie is cleared');
+    t.match(setCookie, /^__Host-saml_authz=[\w-]+\.[\w-]+\.[\w-]+; /, 'the session cookie is set');
     t.match(setCookie, /HttpOnly/i, 'HttpOnly');
 
     const { record } = await reached(t, { target, headers: { cookie: cookiePair(setCookie)! } }, `GET ${target} with the cookie`);
@@ -263,14 +266,14 @@ export function e2eSuite(config: ConfigName): void {
 
   t.test('logout through NGINX: the next request is refused within a second', async (t) => {
     const token = await stack.signIn();
-    const cookie = `saml_authz=${token}`;
+    const cookie = `__Host-saml_authz=${token}`;
     await reached(t, { target: '/app/before', headers: bearer(token) }, 'bearer before logout');
     await reached(t, { target: '/app/before', headers: { cookie } }, 'cookie before logout (liveness now cached)');
 
     const logout = await stack.request({ method: 'POST', target: '/logout', headers: { cookie } });
     const loggedOutAt = performance.now();
     t.equal(logout.status, 204, 'POST /logout: 204');
-    t.match(logout.header('set-cookie'), /^saml_authz=;.*Max-Age=0/i, 'the cookie is cleared');
+    t.match(logout.header('set-cookie'), /^__Host-saml_authz=;.*Max-Age=0/i, 'the cookie is cleared');
 
     let elapsed = -1;
     for (;;) {

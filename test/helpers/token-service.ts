@@ -44,6 +44,8 @@ export async function buildTokenService(
     JWT_AUDIENCE: AUDIENCE,
     ALLOWED_RETURN_URLS: RETURN_BASE,
     SWEEP_INTERVAL_SECONDS: '0',
+    // Most tests redeem unsolicited responses; the service default is off (tests of that default unset it).
+    SAML_ALLOW_IDP_INITIATED: 'true',
     ...opts.env,
   });
   const logs = new LogCapture();

@@ -99,8 +99,8 @@ function build(c: Case): Record<string, string | string[]> {
   if (c.token !== undefined) {
     if (c.via === 'bearer' || c.via === 'both') headers.authorization = `Bearer ${c.token}`;
     if (c.via === 'lowercase-bearer') headers.authorization = `bearer ${c.token}`;
-    if (c.via === 'cookie' || c.via === 'both') headers.cookie = `a=1; saml_authz=${c.token}; b=2`;
-    if (c.via === 'cookie-dup') headers.cookie = `saml_authz=${c.decoy ?? 'x'}; saml_authz=${c.token}`;
+    if (c.via === 'cookie' || c.via === 'both') headers.cookie = `a=1; __Host-saml_authz=${c.token}; b=2`;
+    if (c.via === 'cookie-dup') headers.cookie = `__Host-saml_authz=${c.decoy ?? 'x'}; __Host-saml_authz=${c.token}`;
   }
   for (const [name, value] of c.extra) {
     const prev = headers[name];

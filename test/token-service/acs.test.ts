@@ -105,7 +105,7 @@ t.test('a browser form post gets an HttpOnly Secure SameSite cookie and a 303 to
   t.equal(res.statusCode, 303);
   t.equal(res.headers.location, `${RETURN_BASE}reports?q=1`);
   const cookie = String(res.headers['set-cookie']);
-  t.match(cookie, /^saml_authz=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=900; Secure$/);
+  t.match(cookie, /^__Host-saml_authz=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=900; Secure$/);
   t.equal(res.body, '');
 });
 

@@ -40,9 +40,9 @@ t.test('logout revokes the presented token (bearer or cookie) and clears the coo
   const bearer = await issue();
   const res = await svc.app.inject({ method: 'POST', url: '/logout', headers: { authorization: `Bearer ${bearer}` } });
   t.equal(res.statusCode, 204);
-  t.match(String(res.headers['set-cookie']), /^saml_authz=; Path=\/; HttpOnly; SameSite=Lax; Max-Age=0; Secure$/);
+  t.match(String(res.headers['set-cookie']), /^__Host-saml_authz=; Path=\/; HttpOnly; SameSite=Lax; Max-Age=0; Secure$/);
   const cookie = await issue();
-  t.equal((await svc.app.inject({ method: 'POST', url: '/logout', headers: { cookie: `saml_authz=${cookie}` } })).statusCode, 204);
+  t.equal((await svc.app.inject({ method: 'POST', url: '/logout', headers: { cookie: `__Host-saml_authz=${cookie}` } })).statusCode, 204);
   const revoked = await db.kysely.selectFrom('issued_tokens').select(['revoked_reason']).where('revoked_at', 'is not', null).execute();
   t.same(revoked, [{ revoked_reason: 'logout' }, { revoked_reason: 'logout' }]);
   t.equal(svc.logs.find((l) => l.event === 'token_revoked').length, 2, 'each revocation audited');

@@ -202,6 +202,8 @@ service's own default applies.
   "TRUSTED_PROXIES" $c.trustedProxies
   "RATE_LIMIT_MAX" $c.rateLimit.max
   "RATE_LIMIT_WINDOW_SECONDS" $c.rateLimit.windowSeconds
+  "RATE_LIMIT_STORE_SIZE" $c.rateLimit.storeSize
+  "SAML_MAX_PENDING_LOGINS" $c.maxPendingLogins
   "COOKIE_NAME" $c.cookie.name
   "COOKIE_DOMAIN" $c.cookie.domain
   "COOKIE_SECURE" $c.cookie.secure

@@ -79,7 +79,14 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
     let email: string | null = null;
     let jti: string | null = null;
     let tokenReason = 'no_token';
-    const token = presentedToken(req.headers.authorization, req.headers.cookie, config.cookieName);
+    const presented = presentedToken(req.headers.authorization, req.headers.cookie, config.cookieName);
+    if (presented.kind === 'ambiguous') {
+      // Two session cookies: one was set by another site (cookie tossing); the request cannot be read one way only.
+      audit({ event: 'access_denied', reason: 'ambiguous_cookie', method: original.method, host: original.host, path: path.path, client, request_id: req.id });
+      finish('bad_request', 'ambiguous_cookie', started);
+      return refuse(reply, 403, 'ambiguous_cookie');
+    }
+    const token = presented.kind === 'token' ? presented.token : undefined;
     if (token !== undefined) {
       let verified = keys.verify(token);
       if (verified instanceof Promise) verified = await verified;

@@ -31,6 +31,10 @@ export interface SamlRequestsTable {
   request_id: string;
   created_at: Generated<Date>;
   expires_at: Timestamp;
+  /** SHA-256 of the login-state nonce the starting browser holds (migration 0002). */
+  state_hash: ColumnType<Buffer | null, Buffer | null | undefined, never>;
+  /** The IPv4 address or IPv6 /64 that started the login (migration 0002). */
+  client_network: ColumnType<string | null, string | null | undefined, never>;
 }
 
 export interface Database {

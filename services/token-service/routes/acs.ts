@@ -1,15 +1,16 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { serializeCookie } from '../../shared/cookies.js';
+import { readCookies, serializeCookie } from '../../shared/cookies.js';
 import { validateSamlResponse } from '../saml/validate.js';
 import { SamlRejection, type SamlRejectReason } from '../saml/reasons.js';
-import { consumeRequestId, recordAssertion } from '../store/saml.js';
+import { consumeRequestId, isRequestOutstanding, recordAssertion } from '../store/saml.js';
 import { insertToken } from '../store/tokens.js';
 import type { IssuedToken } from '../tokens/issuer.js';
 import { filterGroups } from '../tokens/groups-filter.js';
 import { oversize } from '../tokens/size.js';
-import { isAllowedReturnUrl } from './return-url.js';
-import { ErrorBody, NO_STORE, type RouteContext } from './context.js';
+import { allowedReturnUrl } from './return-url.js';
+import { clearLoginState, loginStateCookieName, presentedLoginState } from './login-state.js';
+import { ErrorBody, NO_STORE, routeRateLimit, type RouteContext } from './context.js';
 
 const AcsBody = Type.Object(
   { SAMLResponse: Type.String({ minLength: 1 }), RelayState: Type.Optional(Type.String({ maxLength: 2048 })) },
@@ -33,10 +34,10 @@ function wantsJson(req: FastifyRequest): boolean {
 }
 
 /**
- * POST /saml/acs — the Assertion Consumer Service. Validates the SAML response completely, then in
- * one transaction spends the InResponseTo request id, records the assertion id (replay) and writes
- * the token row; only after the commit does the client see the token. Postgres failing means 503 and
- * no token.
+ * POST /saml/acs — the Assertion Consumer Service. Validates the SAML response completely (and, for a
+ * browser answering a request, the login state), then in one transaction spends the InResponseTo
+ * request id, records the assertion id (replay) and writes the token row; only after the commit does
+ * the client see the token. Postgres failing means 503 and no token.
  */
 const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
   const { config, metrics, audit } = ctx;
@@ -52,7 +53,7 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
     '/saml/acs',
     {
       bodyLimit: Math.ceil(config.saml.maxResponseBytes * 1.5) + 4096,
-      config: { rateLimit: { max: config.rateLimit.max, timeWindow: config.rateLimit.windowSeconds * 1000 } },
+      config: { rateLimit: routeRateLimit(config) },
       onRequest: app.redeemAllowlist,
       schema: {
         body: AcsBody,
@@ -62,10 +63,13 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
     async (req, reply) => {
       const { SAMLResponse, RelayState } = req.body as { SAMLResponse: string; RelayState?: string };
       const json = wantsJson(req);
-      if (RelayState !== undefined && RelayState !== '' && !isAllowedReturnUrl(RelayState, config.allowedReturnUrls)) {
+      // Everything that can refuse or fail is settled before the request id and the assertion are spent
+      // and the token row is written: after the commit, only ready-made strings are sent.
+      const returnTo = RelayState === undefined || RelayState === '' ? undefined : allowedReturnUrl(RelayState, config.allowedReturnUrls);
+      if (RelayState !== undefined && RelayState !== '' && returnTo === undefined) {
         metrics.redeemRefused.inc({ reason: 'return_url_not_allowed' });
         audit({ event: 'redeem_refused', reason: 'return_url_not_allowed', client: req.clientAddress, request_id: req.id });
-        return reply.code(400).send({ error: 'return_url_not_allowed', message: 'RelayState is not an allowed return URL' });
+        return reply.code(400).headers(NO_STORE).send({ error: 'return_url_not_allowed', message: 'RelayState is not an allowed return URL' });
       }
 
       const endValidation = metrics.samlValidation.startTimer();
@@ -77,6 +81,17 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
         throw err;
       } finally {
         endValidation();
+      }
+
+      // Login CSRF: a session cookie for a response that answers a request goes only to the browser that
+      // started that request (login-state.ts). JSON delivery sets no cookie in anyone's browser.
+      const requestId = assertion.inResponseTo;
+      if (requestId !== null && readCookies(req.headers.cookie, loginStateCookieName(requestId)).length > 0) {
+        reply.header('set-cookie', clearLoginState(requestId));
+      }
+      const stateHash = requestId !== null && !json ? presentedLoginState(req.headers.cookie, requestId) : undefined;
+      if (requestId !== null && !json && stateHash === undefined) {
+        return refuse(req, reply, 'login_state_mismatch', `no login state for request ${requestId.slice(0, 100)}`, assertion.nameId);
       }
 
       const groups = filterGroups(config.groupsFilter, assertion.groups);
@@ -96,12 +111,15 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
         return reply.type('text/html; charset=utf-8').send(TOO_MANY_GROUPS_PAGE);
       }
       const replayUntil = new Date(assertion.notOnOrAfter.getTime() + config.saml.clockSkewSeconds * 1000);
+      const expiresIn = Math.round((issued.expiresAt.getTime() - issued.issuedAt.getTime()) / 1000);
+      const sessionCookie = json ? undefined : serializeCookie(config.cookie.name, issued.token, { ...config.cookie, maxAgeSeconds: expiresIn });
+      const target = returnTo ?? config.defaultReturnUrl;
 
       let refusal: SamlRejectReason | undefined;
       try {
         await app.db.kysely.transaction().execute(async (trx) => {
-          if (assertion.inResponseTo !== null && !(await consumeRequestId(trx, assertion.inResponseTo))) {
-            refusal = 'unknown_in_response_to';
+          if (requestId !== null && !(await consumeRequestId(trx, requestId, stateHash === undefined ? {} : { stateHash }))) {
+            refusal = stateHash !== undefined && (await isRequestOutstanding(trx, requestId)) ? 'login_state_mismatch' : 'unknown_in_response_to';
             return;
           }
           if (!(await recordAssertion(trx, { assertionId: assertion.assertionId, idpIssuer: assertion.issuer, jti: issued.jti, expiresAt: replayUntil }))) {
@@ -129,8 +147,7 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
 
       metrics.issued.inc();
       audit({ event: 'token_issued', subject: assertion.nameId, jti: issued.jti, client: req.clientAddress, request_id: req.id });
-      const expiresIn = Math.round((issued.expiresAt.getTime() - issued.issuedAt.getTime()) / 1000);
-      if (json) {
+      if (sessionCookie === undefined) {
         return reply.code(200).headers(NO_STORE).send({
           access_token: issued.token,
           token_type: 'Bearer' as const,
@@ -138,8 +155,7 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
           expires_at: issued.expiresAt.toISOString(),
         });
       }
-      reply.header('set-cookie', serializeCookie(config.cookie.name, issued.token, { ...config.cookie, maxAgeSeconds: expiresIn })).headers(NO_STORE);
-      const target = RelayState || config.defaultReturnUrl;
+      reply.header('set-cookie', sessionCookie).headers(NO_STORE);
       if (target) return reply.code(303).header('location', target).send();
       return reply.code(200).type('text/html; charset=utf-8').send('<!doctype html><title>Signed in</title><p>Signed in. You can close this page.</p>\n');
     },

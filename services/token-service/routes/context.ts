@@ -19,3 +19,11 @@ export const ErrorBody = {
 } as const;
 
 export const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;
+
+/**
+ * A route's `config.rateLimit`: the budget per client network, and the size of the route's own store
+ * (@fastify/rate-limit gives each route a store and reads its size from the route's options only).
+ */
+export function routeRateLimit(config: TokenServiceConfig): { max: number; timeWindow: number; cache: number } {
+  return { max: config.rateLimit.max, timeWindow: config.rateLimit.windowSeconds * 1000, cache: config.rateLimit.storeSize };
+}

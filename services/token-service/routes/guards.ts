@@ -4,6 +4,7 @@ import type { FastifyPluginAsync, onRequestHookHandler } from 'fastify';
 import { ClientAddressResolver, inList } from '../../shared/client-ip.js';
 import type { RouteContext } from './context.js';
 import { RateLimitedError } from '../../shared/errors.js';
+import { clientNetwork } from './client-network.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -17,8 +18,11 @@ declare module 'fastify' {
 }
 
 /**
- * The client address on every request, the redemption allowlist, and per-address rate limiting (routes
- * opt in with `config.rateLimit`). The allowlist only narrows: an address inside it still needs a valid
+ * The client address on every request, the redemption allowlist, and rate limiting per client network
+ * (IPv4 address, IPv6 /64; routes opt in with `config.rateLimit` from `routeRateLimit`). Each route's
+ * store is an LRU of `RATE_LIMIT_STORE_SIZE` networks: a client being refused is touched by every refusal,
+ * so a spray of new networks evicts the longest-idle ones first, never the one being held back, until the
+ * sprayer holds more networks than the store (and so more budget than the store could withhold). The allowlist only narrows: an address inside it still needs a valid
  * SAML response; an address outside it gets 403 before its document is read.
  */
 const guards: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, audit }) => {
@@ -39,7 +43,8 @@ const guards: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, 
 
   await app.register(rateLimit, {
     global: false,
-    keyGenerator: (req) => req.clientAddress,
+    keyGenerator: (req) => clientNetwork(req.clientAddress),
+    cache: config.rateLimit.storeSize,
     errorResponseBuilder: (_req, ctx) => new RateLimitedError(Math.ceil(ctx.ttl / 1000)),
     onExceeded: (req) => {
       metrics.redeemRefused.inc({ reason: 'rate_limited' });

@@ -3,11 +3,12 @@ import { presentedToken, serializeCookie } from '../../shared/cookies.js';
 import { TokenVerifier } from '../../shared/jwt-verify.js';
 import { verificationKeysOf } from '../../shared/jwt-keys.js';
 import { revokeToken } from '../store/tokens.js';
-import { ErrorBody, NO_STORE, type RouteContext } from './context.js';
+import { ErrorBody, NO_STORE, routeRateLimit, type RouteContext } from './context.js';
 
 /**
  * POST /logout — revokes the presented token (bearer or cookie; no body) and clears the cookie. The
- * token must verify against our own keys: nobody revokes a token by guessing its id.
+ * token must verify against our own keys: nobody revokes a token by guessing its id. A request carrying
+ * the session cookie twice (one set by another site) is refused: 400, nothing revoked, our cookie cleared.
  */
 const logout: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, audit }) => {
   const verifier = new TokenVerifier(
@@ -19,13 +20,17 @@ const logout: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, 
   app.post(
     '/logout',
     {
-      config: { rateLimit: { max: config.rateLimit.max, timeWindow: config.rateLimit.windowSeconds * 1000 } },
-      schema: { response: { 204: { type: 'null' }, 401: ErrorBody, 429: ErrorBody, 503: ErrorBody } },
+      config: { rateLimit: routeRateLimit(config) },
+      schema: { response: { 204: { type: 'null' }, 400: ErrorBody, 401: ErrorBody, 429: ErrorBody, 503: ErrorBody } },
     },
     async (req, reply) => {
       reply.headers(NO_STORE).header('set-cookie', clear);
-      const token = presentedToken(req.headers.authorization, req.headers.cookie, config.cookie.name);
-      const result = token === undefined ? undefined : verifier.verify(token);
+      const presented = presentedToken(req.headers.authorization, req.headers.cookie, config.cookie.name);
+      if (presented.kind === 'ambiguous') {
+        req.log.info({ reason: 'ambiguous_cookie' }, 'logout refused: the session cookie was sent more than once');
+        return reply.code(400).send({ error: 'ambiguous_cookie', message: 'the session cookie was sent more than once' });
+      }
+      const result = presented.kind === 'none' ? undefined : verifier.verify(presented.token);
       if (!result?.ok) {
         const reason = result?.reason ?? 'no_token';
         req.log.info({ reason }, 'logout without a valid token');

@@ -54,6 +54,8 @@ export const SAML_REJECT_REASONS = [
    * by a browser as a cookie: answered 403 before anything is written (the assertion is not spent).
    */
   'token_too_large',
+  /** (Checked by the caller.) A browser posts a response to a request it did not start: no matching login-state cookie. */
+  'login_state_mismatch',
 ] as const;
 
 export type SamlRejectReason = (typeof SAML_REJECT_REASONS)[number];

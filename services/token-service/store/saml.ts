@@ -1,20 +1,70 @@
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../../shared/db/schema.js';
 
 type Conn = Kysely<Database> | Transaction<Database>;
 
-/** Remembers an SP-initiated AuthnRequest id so any replica can finish the login. */
-export async function saveRequestId(db: Conn, requestId: string, expiresAt: Date): Promise<void> {
-  await db.insertInto('saml_requests').values({ request_id: requestId, expires_at: expiresAt }).execute();
+/** What binds a login to the browser and the network that started it (both optional for old callers). */
+export interface RequestBinding {
+  /** SHA-256 of the nonce in the starting browser's login-state cookie. */
+  stateHash: Buffer;
+  /** IPv4 address or IPv6 /64 of the client that started the login. */
+  clientNetwork: string;
 }
 
-/** Single use: true when an outstanding, unexpired request id existed (and is now spent). */
-export async function consumeRequestId(db: Conn, requestId: string): Promise<boolean> {
+/** Remembers an SP-initiated AuthnRequest id so any replica can finish the login. */
+export async function saveRequestId(db: Conn, requestId: string, expiresAt: Date, binding?: RequestBinding): Promise<void> {
+  await db
+    .insertInto('saml_requests')
+    .values({
+      request_id: requestId,
+      expires_at: expiresAt,
+      ...(binding ? { state_hash: binding.stateHash, client_network: binding.clientNetwork } : {}),
+    })
+    .execute();
+}
+
+/**
+ * Saves the request id unless the network already holds `max` unused, unexpired ones: false then, and
+ * nothing written. Logins from one network are serialised (a transaction-scoped advisory lock, fine
+ * behind a transaction-mode pooler), so a burst cannot overshoot the bound.
+ */
+export async function saveRequestIdBounded(
+  db: Kysely<Database>,
+  row: { requestId: string; expiresAt: Date; binding: RequestBinding; max: number },
+): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtextextended(${`saml_requests:${row.binding.clientNetwork}`}, 0))`.execute(trx);
+    const { n } = await trx
+      .selectFrom('saml_requests')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('client_network', '=', row.binding.clientNetwork)
+      .where('expires_at', '>', new Date())
+      .executeTakeFirstOrThrow();
+    if (Number(n) >= row.max) return false;
+    await saveRequestId(trx, row.requestId, row.expiresAt, row.binding);
+    return true;
+  });
+}
+
+/**
+ * Single use: true when an outstanding, unexpired request id existed (and is now spent). With
+ * `stateHash`, only a request started by the browser holding that state is spent; any other is left
+ * as it was (see {@link isRequestOutstanding} to tell the two refusals apart).
+ */
+export async function consumeRequestId(db: Conn, requestId: string, opts: { stateHash?: Buffer } = {}): Promise<boolean> {
+  let q = db.deleteFrom('saml_requests').where('request_id', '=', requestId).where('expires_at', '>', new Date());
+  if (opts.stateHash !== undefined) q = q.where('state_hash', '=', opts.stateHash);
+  const row = await q.returning('request_id').executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Whether an unused, unexpired request id exists (whoever started it). */
+export async function isRequestOutstanding(db: Conn, requestId: string): Promise<boolean> {
   const row = await db
-    .deleteFrom('saml_requests')
+    .selectFrom('saml_requests')
+    .select('request_id')
     .where('request_id', '=', requestId)
     .where('expires_at', '>', new Date())
-    .returning('request_id')
     .executeTakeFirst();
   return row !== undefined;
 }

@@ -160,7 +160,7 @@ t.test('refuses each broken response with its reason', async (t) => {
 
 t.test('every reason the validator owns has a row', async (t) => {
   const covered = new Set(refusals.map((r) => r.reason));
-  const callers: SamlRejectReason[] = ['unknown_in_response_to', 'replay', 'token_too_large'];
+  const callers: SamlRejectReason[] = ['unknown_in_response_to', 'replay', 'token_too_large', 'login_state_mismatch'];
   t.same(SAML_REJECT_REASONS.filter((r) => !covered.has(r) && !callers.includes(r)), []);
 });
 
