@@ -47,8 +47,8 @@ t.test('never issues a token that /auth or a browser cookie would refuse', async
       t.same({ tokens: await count(db, 'issued_tokens'), assertions: await count(db, 'saml_assertions') }, before, `${row.name}: no token row, assertion not spent`);
       continue;
     }
-    const token = row.status === 200 ? (res.json() as { access_token: string }).access_token : /^saml_authz=([^;]+);/.exec(String(res.headers['set-cookie']))![1]!;
-    t.ok(`saml_authz=${token}`.length <= COOKIE_MAX_BYTES, `${row.name}: the token fits every browser's cookie`);
+    const token = row.status === 200 ? (res.json() as { access_token: string }).access_token : /(?:^|,)__Host-saml_authz=([^;]+);/.exec(String(res.headers['set-cookie']))![1]!;
+    t.ok(`__Host-saml_authz=${token}`.length <= COOKIE_MAX_BYTES, `${row.name}: the token fits every browser's cookie`);
     t.ok(token.length <= BEARER_MAX_BYTES, `${row.name}: the token fits /auth`);
     const verified = authAccepts(row.svc, token);
     t.ok(verified.ok, `${row.name}: /auth's verifier accepts it`);
@@ -71,11 +71,15 @@ t.test('a refused oversize sign-in spends nothing: the same response succeeds on
   const jwtKey = newSigningKey('ES256');
   const before = await buildTokenService(t, { databaseUrl: db.url, jwtKey, env: { SAML_ALLOW_IDP_INITIATED: 'false' } });
   const after = await buildTokenService(t, { databaseUrl: db.url, jwtKey, env: { SAML_ALLOW_IDP_INITIATED: 'false', SAML_GROUPS_FILTER: 'admins' } });
-  t.equal((await before.app.inject('/saml/login')).statusCode, 302);
+  const login = await before.app.inject('/saml/login');
+  t.equal(login.statusCode, 302);
+  // the browser that started the login carries its login-state cookie to the ACS (login CSRF binding)
+  const setCookies = ([] as string[]).concat(login.headers['set-cookie'] ?? []);
+  const stateCookie = setCookies.map((c) => c.split(';')[0]!).join('; ');
   const [request] = await db.kysely.selectFrom('saml_requests').select('request_id').execute();
   const { samlResponse } = await before.sign({ groups: GROUPS_170, inResponseTo: request!.request_id });
 
-  const refused = await postAcs(before.app, samlResponse, { accept: BROWSER });
+  const refused = await postAcs(before.app, samlResponse, { accept: BROWSER, headers: { cookie: stateCookie } });
   t.equal(refused.statusCode, 403);
   t.same([await count(db, 'saml_requests'), await count(db, 'saml_assertions'), await count(db, 'issued_tokens')], [1, 0, 0], 'request id outstanding, assertion unspent, no token');
 
