@@ -66,9 +66,6 @@ export function loadAuthzServiceConfig(env: Env): AuthzServiceConfig {
 
   const keyText = r.string('JWT_PUBLIC_KEYS', { file: true });
   const jwksUrl = r.url('JWKS_URL');
-  if (jwksUrl !== undefined && !r.bool('JWKS_ALLOW_HTTP', false) && !secureOrLoopback(jwksUrl)) {
-    r.fail('JWKS_URL', 'must be https (plain http only to a loopback address, or with JWKS_ALLOW_HTTP=true): whoever can answer it chooses the keys every token is checked with');
-  }
   let keys: AuthzServiceConfig['keys'] = { kind: 'static', keys: [] };
   if (keyText !== undefined && jwksUrl !== undefined) {
     r.fail('JWT_PUBLIC_KEYS', 'set either JWT_PUBLIC_KEYS (or _FILE) or JWKS_URL, not both');
@@ -79,6 +76,9 @@ export function loadAuthzServiceConfig(env: Env): AuthzServiceConfig {
       r.fail('JWT_PUBLIC_KEYS', (err as Error).message);
     }
   } else if (jwksUrl !== undefined) {
+    if (!r.bool('JWKS_ALLOW_HTTP', false) && !secureOrLoopback(jwksUrl)) {
+      r.fail('JWKS_URL', 'must be https (plain http only to a loopback address, or with JWKS_ALLOW_HTTP=true): whoever can answer it chooses the keys every token is checked with');
+    }
     keys = {
       kind: 'jwks',
       url: jwksUrl,
