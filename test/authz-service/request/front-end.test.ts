@@ -35,6 +35,32 @@ const traefik: Headers = {
   'x-forwarded-uri': '/x?y',
 };
 
+/** Host values a front end could read another way (issue 12 item 1): refused under every front end. */
+const HOST_TRICKS = [
+  ['a.com:443?', 'a "?" after the port'],
+  ['a.com?', 'a "?" after the name'],
+  ['a.com:443#', 'a "#"'],
+  ['a.com#x', 'a "#" and more'],
+  ['a.com@evil.com', 'userinfo'],
+  ['evil.com@a.com', 'userinfo before the host'],
+  ['a.com:80:443', 'a second port'],
+  ['a.com:443:', 'an empty second port'],
+  ['a.com\\', 'a backslash'],
+  ['a.com\\@evil', 'a backslash and @'],
+  ['a.com%2f', 'an encoded slash'],
+  ['a.com%3f', 'an encoded "?"'],
+  ['a.com%23', 'an encoded "#"'],
+  ['a.com%40evil', 'an encoded "@"'],
+  ['a.com\t', 'a tab'],
+  ['a.com ', 'a trailing space'],
+  [' a.com', 'a leading space'],
+  ['a. com', 'an inner space'],
+  ['', 'an empty Host'],
+  [':443', 'a port without a name'],
+  ['a.com;x', 'a ";"'],
+  ['[::1', 'an unclosed IPv6 literal'],
+] as const;
+
 const rows: Row[] = [
   // nginx
   ['nginx: reads X-Original-URI, X-Original-Method, Host', 'nginx', { headers: nginx }, ok('DELETE', 'app.example.com', '/a/b?c=1')],
@@ -82,32 +108,11 @@ const rows: Row[] = [
   // ingress-nginx: Host headers that would move part of themselves into the path (issue 12 item 1)
   ['ingress-nginx: Host a.com (control)', 'ingress-nginx', { headers: ingressFor('a.com') }, ok('GET', 'a.com', '/admin/panel')],
   ['ingress-nginx: Host a.com:443 (control)', 'ingress-nginx', { headers: ingressFor('a.com:443') }, ok('GET', 'a.com:443', '/admin/panel')],
-  ...(
-    [
-      ['a.com:443?', 'a "?" after the port'],
-      ['a.com?', 'a "?" after the name'],
-      ['a.com:443#', 'a "#"'],
-      ['a.com#x', 'a "#" and more'],
-      ['a.com@evil.com', 'userinfo'],
-      ['evil.com@a.com', 'userinfo before the host'],
-      ['a.com:80:443', 'a second port'],
-      ['a.com:443:', 'an empty second port'],
-      ['a.com\\', 'a backslash'],
-      ['a.com\\@evil', 'a backslash and @'],
-      ['a.com%2f', 'an encoded slash'],
-      ['a.com%3f', 'an encoded "?"'],
-      ['a.com%23', 'an encoded "#"'],
-      ['a.com%40evil', 'an encoded "@"'],
-      ['a.com\t', 'a tab'],
-      ['a.com ', 'a trailing space'],
-      [' a.com', 'a leading space'],
-      ['a. com', 'an inner space'],
-      ['', 'an empty Host'],
-      [':443', 'a port without a name'],
-      ['a.com;x', 'a ";"'],
-      ['[::1', 'an unclosed IPv6 literal'],
-    ] as const
-  ).map(([httpHost, why]): Row => [`ingress-nginx: Host with ${why} (${JSON.stringify(httpHost)})`, 'ingress-nginx', { headers: ingressFor(httpHost) }, no('bad_host')]),
+  ...HOST_TRICKS.map(([value, why]): Row => [`ingress-nginx: Host with ${why} (${JSON.stringify(value)})`, 'ingress-nginx', { headers: ingressFor(value) }, no('bad_host')]),
+  // the same values where the other front ends read the host: Host (nginx, envoy), X-Forwarded-Host (traefik)
+  ...HOST_TRICKS.map(([value, why]): Row => [`nginx: Host with ${why} (${JSON.stringify(value)})`, 'nginx', { headers: { ...nginx, host: value } }, no('bad_host')]),
+  ...HOST_TRICKS.map(([value, why]): Row => [`traefik: X-Forwarded-Host with ${why} (${JSON.stringify(value)})`, 'traefik', { headers: { ...traefik, 'x-forwarded-host': value } }, no('bad_host')]),
+  ...HOST_TRICKS.map(([value, why]): Row => [`envoy: Host with ${why} (${JSON.stringify(value)})`, 'envoy', { method: 'GET', url: '/auth/ext/x', headers: { host: value } }, no('bad_host')]),
   ['ingress-nginx: X-Auth-Request-Redirect that disagrees with the path', 'ingress-nginx', { headers: { ...ingress, 'x-auth-request-redirect': '/' } }, no('bad_url')],
   ['ingress-nginx: X-Auth-Request-Redirect differing only by the query', 'ingress-nginx', { headers: { ...ingress, 'x-auth-request-redirect': '/a/%2e%2e/b' } }, no('bad_url')],
   ['ingress-nginx: no X-Auth-Request-Redirect (the controller always sends it)', 'ingress-nginx', { headers: { ...ingress, 'x-auth-request-redirect': undefined } }, no('missing_original_request')],
