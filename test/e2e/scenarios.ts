@@ -250,7 +250,8 @@ export function e2eSuite(config: ConfigName): void {
     for (const trick of tricks.map((x) => fill(x, `${HOST}:${stack.port}`, stack.port))) {
       const headers = { ...bearer(token), ...trick.headers };
       const shown = `${trick.method ?? 'GET'} ${trick.target}${trick.headers ? ` ${JSON.stringify(trick.headers)}` : ''}`;
-      const res = await refused(tt, { method: trick.method ?? 'GET', target: trick.target, headers }, `${trick.why}: ${shown}`);
+      const request = { method: trick.method ?? 'GET', target: trick.target, headers, ...(trick.noHost ? { httpVersion: '1.0' as const, noHost: true } : {}) };
+      const res = await refused(tt, request, `${trick.why}: ${shown}`);
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
     }
     tt.comment(`${config}: ${tricks.length} tricks, NGINX answered ${[...statuses].map(([s, n]) => `${s}×${n}`).join(', ')}`);

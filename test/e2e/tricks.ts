@@ -64,6 +64,8 @@ export const TRICKS: ReadonlyArray<Trick> = [
 /** A trick that needs its own method or Host header. `{authority}` in a value is NGINX's `host:port`. */
 export interface RequestTrick {
   method?: string;
+  /** HTTP/1.0 without a Host header: NGINX's `$host` is then the (empty) server_name */
+  noHost?: boolean;
   target: string;
   why: string;
   headers?: Record<string, string>;
@@ -96,6 +98,8 @@ export const HOST_TRICKS: ReadonlyArray<RequestTrick> = [
   { target: '/admin/panel', why: 'a trailing dot', headers: { host: '127.0.0.1.:{port}' } },
   { target: '/admin/panel', why: 'an empty Host', headers: { host: '' } },
   { target: '/admin/panel', why: 'a port only', headers: { host: ':{port}' } },
+  { target: '/admin/panel', why: 'HTTP/1.0 without a Host header', noHost: true },
+  { target: '/', why: 'HTTP/1.0 without a Host header, to the public /', noHost: true },
   { target: 'http://{authority}/admin/panel', why: 'absolute-form request line' },
   { target: 'http://other.example/admin/panel', why: 'absolute-form naming another host' },
   { target: 'http://{authority}?/admin/panel', why: 'absolute-form with a "?" after the authority' },
