@@ -66,6 +66,8 @@ export interface RequestTrick {
   method?: string;
   /** HTTP/1.0 without a Host header: NGINX's `$host` is then the (empty) server_name */
   noHost?: boolean;
+  /** only for this configuration (a header the other one overwrites in the auth subrequest) */
+  only?: 'auth-request' | 'ingress-nginx';
   target: string;
   why: string;
   headers?: Record<string, string>;
@@ -101,6 +103,14 @@ export const HOST_TRICKS: ReadonlyArray<RequestTrick> = [
   { target: '/admin/panel', why: 'HTTP/1.0 without a Host header', noHost: true },
   { target: '/', why: 'HTTP/1.0 without a Host header, to the public /', noHost: true },
   { target: 'http://{authority}/admin/panel', why: 'absolute-form request line' },
+  // Headers applications read as the host or the path, sent with an allowed target: refused, since
+  // the front end passes them on to the application.
+  { target: '/app/x', why: 'X-Forwarded-Host naming the admin host', headers: { 'x-forwarded-host': 'admin.e2e.test' } },
+  { target: '/app/x', why: 'Forwarded host= naming the admin host', headers: { forwarded: 'for=192.0.2.1;host=admin.e2e.test' } },
+  { target: '/app/x', why: 'X-Rewrite-URL naming a forbidden path', headers: { 'x-rewrite-url': '/admin/panel' } },
+  // ingress-nginx overwrites X-Original-URL in the auth subrequest, so /auth cannot see the client's:
+  // strip it at the controller (docs/security-authz.md). Plain NGINX passes it to /auth, which refuses it.
+  { target: '/app/x', why: 'X-Original-URL naming a forbidden path', headers: { 'x-original-url': '/admin/panel' }, only: 'auth-request' },
   { target: 'http://other.example/admin/panel', why: 'absolute-form naming another host' },
   { target: 'http://{authority}?/admin/panel', why: 'absolute-form with a "?" after the authority' },
   { target: 'http://{authority}/admin/panel', why: 'absolute-form, Host header with a "?"', headers: { host: '{authority}?' } },

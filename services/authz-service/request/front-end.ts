@@ -62,6 +62,8 @@ const DNS_NAME = /^[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})*$/;
 const PORT = /^[0-9]{1,5}$/;
 const SCHEME = /^https?:\/\//i;
 const LOWER = /[a-z]/;
+/** `host=` parameters of a `Forwarded` header (quoted or token), case-insensitive. */
+const FORWARDED_HOST = /(?:^|[;,\s])host\s*=\s*(?:"([^"]*)"|([^;,\s]*))/gi;
 /** Headers that make frameworks (Express method-override, Spring, Rails, Laravel…) run another method. */
 export const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'] as const;
 
@@ -92,6 +94,7 @@ export function readOriginalRequest(
       const claim = readClaim(other, input, opts);
       if (claim && disagrees(read, claim)) return refusal('conflicting_front_end_headers');
     }
+    if (upstreamDisagrees(read, input.headers)) return refusal('conflicting_front_end_headers');
     return withOverride(read, input, opts);
   } catch (err) {
     if (err instanceof Refusal) return refusal(err.reason);
@@ -192,6 +195,25 @@ function readClaim(fe: FrontEnd, input: AuthRequestInput, opts: FrontEndOptions)
     case 'envoy':
       return present({ rawPath: envoyPath(input.url, opts.envoyPathPrefix) });
   }
+}
+
+/**
+ * Headers that applications (not front ends) read as the request's path or host, and that a front end
+ * passes on from the client: `X-Rewrite-URL` (IIS URL Rewrite, Symfony, Zend) and `Forwarded: host=`
+ * (RFC 7239; Spring's ForwardedHeaderFilter, Rails, Express with `trust proxy`). When present they must
+ * say what the decision is made on.
+ */
+function upstreamDisagrees(read: OriginalRequest, headers: AuthRequestInput['headers']): boolean {
+  const rewrite = header(headers, 'x-rewrite-url', 'conflicting_front_end_headers');
+  if (rewrite !== undefined && rewrite !== read.rawPath) return true;
+  const forwarded = headers.forwarded;
+  if (forwarded === undefined) return false;
+  const joined = Array.isArray(forwarded) ? forwarded.join(',') : forwarded;
+  FORWARDED_HOST.lastIndex = 0;
+  for (let m = FORWARDED_HOST.exec(joined); m !== null; m = FORWARDED_HOST.exec(joined)) {
+    if (parseHost(m[1] ?? m[2] ?? '') !== read.host) return true;
+  }
+  return false;
 }
 
 function present(claim: Claim): Claim | null {

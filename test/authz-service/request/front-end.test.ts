@@ -85,6 +85,15 @@ const rows: Row[] = [
   ['nginx: X-Forwarded-Uri that disagrees', 'nginx', { headers: { ...nginx, 'x-forwarded-uri': '/public' } }, no('conflicting_front_end_headers')],
   ['nginx: X-Forwarded-Method that differs only in case agrees', 'nginx', { headers: { ...nginx, 'x-forwarded-method': 'delete' } }, ok('DELETE', 'app.example.com', '/a/b?c=1')],
   ['nginx: X-Forwarded-Method that disagrees', 'nginx', { headers: { ...nginx, 'x-forwarded-method': 'GET' } }, no('conflicting_front_end_headers')],
+  // headers applications read as the path or host
+  ['nginx: X-Rewrite-URL naming another path', 'nginx', { headers: { ...nginx, 'x-rewrite-url': '/admin' } }, no('conflicting_front_end_headers')],
+  ['nginx: X-Rewrite-URL that agrees', 'nginx', { headers: { ...nginx, 'x-rewrite-url': '/a/b?c=1' } }, ok('DELETE', 'app.example.com', '/a/b?c=1')],
+  ['nginx: Forwarded host= naming another host', 'nginx', { headers: { ...nginx, forwarded: 'for=1.2.3.4;host=admin.example.com;proto=https' } }, no('conflicting_front_end_headers')],
+  ['nginx: Forwarded host= quoted, another host', 'nginx', { headers: { ...nginx, forwarded: 'for="[::1]";Host="admin.example.com:443"' } }, no('conflicting_front_end_headers')],
+  ['nginx: Forwarded, second element naming another host', 'nginx', { headers: { ...nginx, forwarded: 'host=app.example.com, host=admin.example.com' } }, no('conflicting_front_end_headers')],
+  ['nginx: Forwarded host= that is not a host', 'nginx', { headers: { ...nginx, forwarded: 'host="app.example.com?x"' } }, no('conflicting_front_end_headers')],
+  ['nginx: Forwarded host= that agrees', 'nginx', { headers: { ...nginx, forwarded: 'for=1.2.3.4;host=App.Example.com;proto=https' } }, ok('DELETE', 'app.example.com', '/a/b?c=1')],
+  ['nginx: Forwarded without host=', 'nginx', { headers: { ...nginx, forwarded: 'for=1.2.3.4;proto=https;by=ghost=1' } }, ok('DELETE', 'app.example.com', '/a/b?c=1')],
   // method-override headers (refused by default, whatever their case or value)
   ['nginx: X-HTTP-Method-Override', 'nginx', { headers: { ...nginx, 'x-http-method-override': 'DELETE' } }, no('method_override')],
   ['nginx: X-HTTP-Method', 'nginx', { headers: { ...nginx, 'x-http-method': 'delete' } }, no('method_override')],
