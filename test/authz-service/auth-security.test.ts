@@ -23,6 +23,7 @@ rules:
   - { id: drafts-not-readable, effect: deny, paths: ["/app/drafts/**"], methods: [GET] }
   - { id: admin-closed, effect: deny, paths: ["/admin/**"] }
   - { id: office-only, effect: deny, paths: ["/office/**"], notSourceIps: ["203.0.113.0/24"] }
+  - { id: streets-closed, effect: deny, paths: ["/app/straße/**"] }
 `;
 
 t.test('methods: case-insensitive, GET covers HEAD, overrides refused unless allowed (then both methods must pass)', async (t) => {
@@ -56,7 +57,7 @@ t.test('methods: case-insensitive, GET covers HEAD, overrides refused unless all
   t.match(lenient.logs.find((l) => l.event === 'access_denied' && l.rule === 'no-deletes-for-contractors')[0], { method: 'POST+DELETE' }, 'the audit names both methods');
 });
 
-t.test('deny paths fold case as Java equalsIgnoreCase does (İ, ı, ſ, K)', async (t) => {
+t.test('deny paths fold case as Java equalsIgnoreCase does (İ, ı, ẞ)', async (t) => {
   const db = await withDb(t);
   const { app } = await buildAuthz(t, { databaseUrl: db.url, keys: [key], policy: POLICY });
   const staff = await mintLive(db.kysely, key, { groups: ['staff'] });
@@ -64,10 +65,12 @@ t.test('deny paths fold case as Java equalsIgnoreCase does (İ, ı, ſ, K)', asy
     ['/ADMIN/x', 'ASCII upper case'],
     ['/adm%C4%B0n/x', 'U+0130 (İ): Java equalsIgnoreCase("İ", "i") is true'],
     ['/adm%C4%B1n/x', 'U+0131 (ı): upper-cases to I'],
+    ['/app/stra%E1%BA%9Ee/x', 'U+1E9E (ẞ): Java equalsIgnoreCase("ẞ", "ß") is true'],
+    ['/app/STRASSE/x', 'SS: upper case of ß'],
     ['/app/drafts/x', 'control for the GET deny'],
     ['/app/dra%C6%92ts/x', 'control: ƒ is not f'],
   ];
-  const expected = [403, 403, 403, 403, 200];
+  const expected = [403, 403, 403, 403, 403, 403, 200];
   for (const [i, [target, why]] of rows.entries()) {
     const res = await app.inject({ method: 'GET', url: '/auth', headers: { ...nginx(target), ...bearer(staff.token) } });
     t.equal(res.statusCode, expected[i], `${why}: ${target} → ${expected[i]}`);
