@@ -39,7 +39,13 @@ export async function buildApp(config: AuthzServiceConfig, opts: BuildOptions = 
       metrics.policyInfo.reset();
       metrics.policyInfo.set({ hash: loaded.hash }, 1);
     }
-  });
+  }, { allowLintErrors: config.policyAllowLintErrors });
+  if (config.trustedProxiesWide.length > 0) {
+    app.log.warn({ trusted_proxies: config.trustedProxiesWide }, 'TRUSTED_PROXIES holds a range wider than /8 (TRUSTED_PROXIES_ALLOW_WIDE=true): a client inside it chooses its own address for sourceIps rules');
+  }
+  if (config.allowMethodOverride) {
+    app.log.warn({}, 'ALLOW_METHOD_OVERRIDE=true: requests with a method-override header are decided for both methods');
+  }
   policy.watch(config.policyReloadSeconds);
 
   const keys = new KeySource(config, app.log);

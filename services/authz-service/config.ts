@@ -1,7 +1,7 @@
 import { BlockList } from 'node:net';
 import { EnvReader, type Env } from '../shared/env.js';
 import { readCommonConfig, type CommonConfig } from '../shared/config.js';
-import { parseCidrList } from '../shared/client-ip.js';
+import { parseCidr, parseCidrList } from '../shared/client-ip.js';
 import { DEFAULT_COOKIE_NAME } from '../shared/cookies.js';
 import { loadVerificationKeys, type VerificationKey } from '../shared/jwt-keys.js';
 import { FRONT_ENDS, type FrontEnd } from './request/front-end.js';
@@ -17,6 +17,17 @@ export const PATH_RELAXATION_NAMES: Record<string, Partial<Relaxations>> = {
   'no-merge-slashes': { mergeSlashes: false },
 };
 
+/** TRUSTED_PROXIES entries with a shorter prefix are refused unless TRUSTED_PROXIES_ALLOW_WIDE=true. */
+export const MIN_TRUSTED_PREFIX = 8;
+
+/** https, or http to a loopback address (a sidecar, a test). */
+function secureOrLoopback(url: string): boolean {
+  const u = new URL(url);
+  if (u.protocol === 'https:') return true;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 export interface AuthzServiceConfig extends CommonConfig {
   frontEnd: FrontEnd;
   envoyPathPrefix: string;
@@ -28,7 +39,22 @@ export interface AuthzServiceConfig extends CommonConfig {
   jwtAudience: string;
   clockSkewSeconds: number;
   trustedProxies: BlockList;
+  /** TRUSTED_PROXIES_ALLOW_WIDE: a range wider than /8 was accepted on purpose (logged at start) */
+  trustedProxiesWide: string[];
+  /**
+   * Whether X-Real-IP is believed (from a trusted proxy) before X-Forwarded-For: only behind the NGINX
+   * front ends, whose configurations overwrite it. Traefik and Envoy pass a client's own X-Real-IP on.
+   */
+  trustRealIp: boolean;
   cookieName: string;
+  /** ALLOW_METHOD_OVERRIDE: method-override headers are allowed (and both methods must be allowed) */
+  allowMethodOverride: boolean;
+  /** INGRESS_CHECK_REQUEST_REDIRECT: X-Auth-Request-Redirect must be X-Original-URL's path */
+  ingressCheckRequestRedirect: boolean;
+  /** REFUSAL_HEADERS: which of X-Auth-Request-Reason / -Rule a refusal carries */
+  refusalHeaders: { reason: boolean; rule: boolean };
+  /** POLICY_ALLOW_LINT_ERRORS: start (and reload) on a policy that `policy lint` rates an error */
+  policyAllowLintErrors: boolean;
   pathRelaxations: Partial<Relaxations>;
   cache: { ttlSeconds: number; maxEntries: number; maxPending: number };
   accessLog: boolean;
@@ -51,6 +77,9 @@ export function loadAuthzServiceConfig(env: Env): AuthzServiceConfig {
       r.fail('JWT_PUBLIC_KEYS', (err as Error).message);
     }
   } else if (jwksUrl !== undefined) {
+    if (!r.bool('JWKS_ALLOW_HTTP', false) && !secureOrLoopback(jwksUrl)) {
+      r.fail('JWKS_URL', 'must be https (plain http only to a loopback address, or with JWKS_ALLOW_HTTP=true): whoever can answer it chooses the keys every token is checked with');
+    }
     keys = {
       kind: 'jwks',
       url: jwksUrl,
@@ -62,10 +91,27 @@ export function loadAuthzServiceConfig(env: Env): AuthzServiceConfig {
   }
 
   let trustedProxies = new BlockList();
+  const proxyList = r.list('TRUSTED_PROXIES');
   try {
-    trustedProxies = parseCidrList(r.list('TRUSTED_PROXIES'));
+    trustedProxies = parseCidrList(proxyList);
   } catch (err) {
     r.fail('TRUSTED_PROXIES', (err as Error).message);
+  }
+  // A range this wide trusts forwarded headers from (almost) anyone: every client picks its address.
+  const wide = proxyList.filter((entry) => {
+    const c = parseCidr(entry.trim());
+    return typeof c !== 'string' && c.prefix < MIN_TRUSTED_PREFIX;
+  });
+  const allowWide = r.bool('TRUSTED_PROXIES_ALLOW_WIDE', false);
+  if (wide.length > 0 && !allowWide) {
+    r.fail('TRUSTED_PROXIES', `${wide.join(', ')} is wider than /${MIN_TRUSTED_PREFIX}: forwarded client addresses would be believed from almost any peer, so every client could choose its own address. List the proxies' own addresses (or set TRUSTED_PROXIES_ALLOW_WIDE=true)`);
+  }
+  const frontEnd = r.oneOf('FRONT_END', FRONT_ENDS, 'nginx');
+  const refusalHeaders = { reason: false, rule: false };
+  const defaultRefusal = frontEnd === 'nginx' || frontEnd === 'ingress-nginx' ? ['reason', 'rule'] : ['reason'];
+  for (const name of r.list('REFUSAL_HEADERS', defaultRefusal)) {
+    if (name === 'reason' || name === 'rule') refusalHeaders[name] = true;
+    else if (name !== 'none') r.fail('REFUSAL_HEADERS', `unknown entry ${JSON.stringify(name)} (known: reason, rule, none)`);
   }
   const pathRelaxations: Partial<Relaxations> = {};
   for (const name of r.list('PATH_RELAXATIONS')) {
@@ -82,7 +128,7 @@ export function loadAuthzServiceConfig(env: Env): AuthzServiceConfig {
 
   const config: AuthzServiceConfig = {
     ...common,
-    frontEnd: r.oneOf('FRONT_END', FRONT_ENDS, 'nginx'),
+    frontEnd,
     envoyPathPrefix,
     policyFile: r.required('POLICY_FILE'),
     policyReloadSeconds: r.int('POLICY_RELOAD_SECONDS', { default: 5, min: 0, max: 3600 }),
@@ -91,7 +137,13 @@ export function loadAuthzServiceConfig(env: Env): AuthzServiceConfig {
     jwtAudience: r.required('JWT_AUDIENCE'),
     clockSkewSeconds: r.int('JWT_CLOCK_SKEW_SECONDS', { default: 10, min: 0, max: 300 }),
     trustedProxies,
+    trustedProxiesWide: wide,
+    trustRealIp: frontEnd === 'nginx' || frontEnd === 'ingress-nginx',
     cookieName,
+    allowMethodOverride: r.bool('ALLOW_METHOD_OVERRIDE', false),
+    ingressCheckRequestRedirect: r.bool('INGRESS_CHECK_REQUEST_REDIRECT', true),
+    refusalHeaders,
+    policyAllowLintErrors: r.bool('POLICY_ALLOW_LINT_ERRORS', false),
     pathRelaxations,
     cache: {
       ttlSeconds: r.int('CACHE_TTL_SECONDS', { default: 30, min: 1, max: 3600 }),

@@ -69,15 +69,25 @@ export function clientAddress(
   peerAddress: string,
   headers: Record<string, string | string[] | undefined>,
   trusted: BlockList,
+  opts: ForwardedOptions = {},
 ): string {
   const peer = normalizeIp(peerAddress);
   if (!inList(trusted, peer)) return peer;
-  return forwardedClient(peer, headers, trusted);
+  return forwardedClient(peer, headers, trusted, opts.realIp !== false);
 }
 
-/** From a trusted peer: `X-Real-IP`, else the right-most untrusted `X-Forwarded-For` hop. */
-function forwardedClient(peer: string, headers: Record<string, string | string[] | undefined>, trusted: BlockList): string {
-  const realIp = single(headers['x-real-ip'])?.trim();
+export interface ForwardedOptions {
+  /**
+   * Believe `X-Real-IP` from a trusted proxy (default true). Only for proxies that overwrite it (the
+   * NGINX configurations do); Envoy and Traefik pass a client's own `X-Real-IP` on, so behind them
+   * only `X-Forwarded-For` (read from the right) counts.
+   */
+  realIp?: boolean;
+}
+
+/** From a trusted peer: `X-Real-IP` (when believed), else the right-most untrusted `X-Forwarded-For` hop. */
+function forwardedClient(peer: string, headers: Record<string, string | string[] | undefined>, trusted: BlockList, realIpBelieved: boolean): string {
+  const realIp = realIpBelieved ? single(headers['x-real-ip'])?.trim() : undefined;
   if (realIp !== undefined) {
     const ip = normalizeIp(realIp);
     if (ipFamily(ip) !== null) return ip;
@@ -107,9 +117,14 @@ function single(v: string | string[] | undefined): string | undefined {
 export class ClientAddressResolver {
   private readonly peerTrusted = new WeakMap<object, boolean>();
   private readonly anyTrusted: boolean;
+  private readonly realIp: boolean;
 
-  constructor(private readonly trusted: BlockList) {
+  constructor(
+    private readonly trusted: BlockList,
+    opts: ForwardedOptions = {},
+  ) {
     this.anyTrusted = trusted.rules.length > 0;
+    this.realIp = opts.realIp !== false;
   }
 
   resolve(socket: { remoteAddress?: string | undefined }, headers: Record<string, string | string[] | undefined>): string {
@@ -120,6 +135,6 @@ export class ClientAddressResolver {
       trusted = inList(this.trusted, peer);
       this.peerTrusted.set(socket, trusted);
     }
-    return trusted ? forwardedClient(peer, headers, this.trusted) : peer;
+    return trusted ? forwardedClient(peer, headers, this.trusted, this.realIp) : peer;
   }
 }

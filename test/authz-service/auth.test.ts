@@ -12,14 +12,14 @@ const nginx = (uri: string, method = 'GET', host = 'app.example.com') => ({
   host,
 });
 
-t.test('nginx front end: allow, deny, unauthenticated, bad request', async (t) => {
+t.test('nginx front end: allow, deny, unauthenticated, unreadable request (403), no original request (500)', async (t) => {
   const db = await withDb(t);
   const { app, logs } = await buildAuthz(t, { databaseUrl: db.url, keys: [key] });
   const staff = await mintLive(db.kysely, key, { subject: 'alice@example.com', groups: ['staff'] });
   const contractor = await mintLive(db.kysely, key, { subject: 'bob@example.com', email: 'bob@example.com', groups: ['staff', 'contractors'] });
   const bearer = (tok: string) => ({ authorization: `Bearer ${tok}` });
 
-  const rows: { name: string; headers: Record<string, string>; method?: string; status: number; reason?: string; rule?: string }[] = [
+  const rows: { name: string; headers: Record<string, string>; method?: string; rawDuplicate?: string; status: number; reason?: string; rule?: string }[] = [
     { name: 'public docs without a token', headers: nginx('/docs/intro'), status: 200 },
     { name: 'staff route without a token', headers: nginx('/app/home'), status: 401, reason: 'no_token' },
     { name: 'staff route with a staff bearer token', headers: { ...nginx('/app/home'), ...bearer(staff.token) }, status: 200 },
@@ -29,17 +29,28 @@ t.test('nginx front end: allow, deny, unauthenticated, bad request', async (t) =
     { name: 'DELETE /api for staff', headers: { ...nginx('/api/x', 'DELETE'), ...bearer(staff.token) }, status: 200 },
     { name: 'explicit deny wins over the staff allow', headers: { ...nginx('/app/secrets/k'), ...bearer(staff.token) }, status: 403, reason: 'explicit_deny', rule: 'secrets-never' },
     { name: 'deny matches case-insensitively', headers: { ...nginx('/app/SECRETS/k'), ...bearer(staff.token) }, status: 403, reason: 'explicit_deny', rule: 'secrets-never' },
-    { name: 'no original URI', headers: { 'x-original-method': 'GET', host: 'app.example.com' }, status: 400, reason: 'missing_original_request' },
-    { name: 'encoded slash', headers: { ...nginx('/app/..%2fsecrets/k'), ...bearer(staff.token) }, status: 400, reason: 'encoded_slash' },
-    { name: 'dot-dot into a denied area', headers: { ...nginx('/app/x/../secrets/k'), ...bearer(staff.token) }, status: 400, reason: 'dot_segment' },
-    { name: 'forged traefik header disagreeing', headers: { ...nginx('/app/home'), 'x-forwarded-uri': '/docs/x', ...bearer(staff.token) }, status: 400, reason: 'conflicting_front_end_headers' },
-    { name: 'odd host', headers: { ...nginx('/docs/x', 'GET', 'evil.com\\@app.example.com') }, status: 400, reason: 'bad_host' },
+    { name: 'no original URI: a misconfigured front end, the only 5xx', headers: { 'x-original-method': 'GET', host: 'app.example.com' }, status: 500, reason: 'missing_original_request' },
+    { name: 'encoded slash', headers: { ...nginx('/app/..%2fsecrets/k'), ...bearer(staff.token) }, status: 403, reason: 'encoded_slash' },
+    { name: 'dot-dot into a denied area', headers: { ...nginx('/app/x/../secrets/k'), ...bearer(staff.token) }, status: 403, reason: 'dot_segment' },
+    { name: 'forged traefik header disagreeing', headers: { ...nginx('/app/home'), 'x-forwarded-uri': '/docs/x', ...bearer(staff.token) }, status: 403, reason: 'conflicting_front_end_headers' },
+    { name: 'odd host', headers: { ...nginx('/docs/x', 'GET', 'evil.com\\@app.example.com') }, status: 403, reason: 'bad_host' },
+    { name: 'a method that is not a token', headers: { ...nginx('/docs/x', 'GET /x'), ...bearer(staff.token) }, status: 403, reason: 'bad_method' },
+    { name: 'a repeated X-Original-URI', headers: { ...nginx('/docs/x'), ...bearer(staff.token) }, rawDuplicate: 'x-original-uri', status: 403, reason: 'ambiguous_header' },
+    { name: 'DELETE written lower case is still DELETE', headers: { ...nginx('/api/x', 'delete'), ...bearer(contractor.token) }, status: 403, reason: 'explicit_deny', rule: 'no-deletes-for-contractors' },
+    { name: 'DELETE written mixed case is still DELETE', headers: { ...nginx('/api/x', 'Delete'), ...bearer(contractor.token) }, status: 403, reason: 'explicit_deny', rule: 'no-deletes-for-contractors' },
+    { name: 'POST with X-HTTP-Method-Override: DELETE', headers: { ...nginx('/api/x', 'POST'), 'x-http-method-override': 'DELETE', ...bearer(contractor.token) }, status: 403, reason: 'method_override' },
+    { name: 'POST with X-HTTP-Method: DELETE', headers: { ...nginx('/api/x', 'POST'), 'x-http-method': 'DELETE', ...bearer(staff.token) }, status: 403, reason: 'method_override' },
+    { name: 'POST with X-Method-Override: delete', headers: { ...nginx('/api/x', 'POST'), 'x-method-override': 'delete', ...bearer(staff.token) }, status: 403, reason: 'method_override' },
+    { name: 'a method override on a public route', headers: { ...nginx('/docs/x', 'GET'), 'x-http-method-override': 'GET' }, status: 403, reason: 'method_override' },
   ];
   for (const row of rows) {
-    const res = await app.inject({ method: row.method ?? 'GET', url: '/auth', headers: row.headers });
+    const headers: Record<string, string | string[]> = { ...row.headers };
+    if (row.rawDuplicate) headers[row.rawDuplicate] = [row.headers[row.rawDuplicate]!, '/app/x'];
+    const res = await app.inject({ method: row.method ?? 'GET', url: '/auth', headers });
     t.equal(res.statusCode, row.status, `${row.name}: status`);
     if (row.reason) t.equal(res.headers['x-auth-request-reason'], row.reason, `${row.name}: reason`);
     if (row.status === 403) t.equal(res.headers['x-auth-request-rule'], row.rule, `${row.name}: deciding rule`);
+    if (row.status === 500) t.equal(res.headers['x-auth-request-rule'], undefined, `${row.name}: no rule`);
     if (row.status !== 200) t.equal(res.body, '', `${row.name}: no body`);
     if (row.status === 401) t.equal(res.headers['www-authenticate'], 'Bearer realm="saml-authz"', `${row.name}: WWW-Authenticate`);
     if (row.status !== 200) t.notOk(res.headers['x-auth-request-user'], `${row.name}: no identity headers`);

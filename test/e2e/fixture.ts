@@ -35,6 +35,19 @@ export const ALICE = { nameId: 'alice@example.com', email: 'alice@example.com', 
 /** The rules every scenario is written against. */
 export const E2E_POLICY = `
 rules:
+  - id: root-public
+    effect: allow
+    public: true
+    paths: ["/"]
+    methods: [GET]
+  - id: no-deletes-in-app
+    effect: deny
+    paths: ["/app/**"]
+    methods: [DELETE]
+  - id: drafts-not-readable
+    effect: deny
+    paths: ["/app/drafts/**"]
+    methods: [GET]
   - id: docs-public
     effect: allow
     public: true

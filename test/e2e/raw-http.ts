@@ -12,6 +12,10 @@ export interface RawRequest {
   target: string | Buffer;
   headers?: Record<string, string>;
   body?: string | Buffer;
+  /** `1.0`: an HTTP/1.0 request line (default 1.1) */
+  httpVersion?: '1.0' | '1.1';
+  /** send no Host header at all (HTTP/1.0 allows it) */
+  noHost?: boolean;
   /** bind the client socket to this local address */
   localAddress?: string;
   timeoutMs?: number;
@@ -30,11 +34,12 @@ export interface RawResponse {
 export function rawRequest(host: string, port: number, r: RawRequest): Promise<RawResponse> {
   const body = r.body === undefined ? undefined : Buffer.isBuffer(r.body) ? r.body : Buffer.from(r.body, 'utf8');
   const headers: Record<string, string> = { host: `${host}:${port}`, connection: 'close', ...r.headers };
+  if (r.noHost) delete headers.host;
   if (body !== undefined) headers['content-length'] = String(body.length);
   const head = Buffer.concat([
     Buffer.from(`${r.method ?? 'GET'} `, 'latin1'),
     Buffer.isBuffer(r.target) ? r.target : Buffer.from(r.target, 'latin1'),
-    Buffer.from(` HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`, 'latin1'),
+    Buffer.from(` HTTP/${r.httpVersion ?? '1.1'}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`, 'latin1'),
   ]);
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port, ...(r.localAddress ? { localAddress: r.localAddress } : {}) });

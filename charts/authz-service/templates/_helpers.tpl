@@ -167,6 +167,7 @@ service's own default applies.
   "POLICY_FILE" (include "authz-service.policyFile" .)
   "POLICY_RELOAD_SECONDS" $c.policyReloadSeconds
   "JWKS_URL" $c.jwt.jwksUrl
+  "JWKS_ALLOW_HTTP" $c.jwt.jwksAllowHttp
   "JWT_ISSUER" (required "config.jwt.issuer is required (JWT_ISSUER): the token-service's config.jwt.issuer" $c.jwt.issuer)
   "JWT_AUDIENCE" (required "config.jwt.audience is required (JWT_AUDIENCE): the token-service's config.jwt.audience" $c.jwt.audience)
   "JWT_CLOCK_SKEW_SECONDS" $c.jwt.clockSkewSeconds
@@ -176,6 +177,11 @@ service's own default applies.
   "CACHE_TTL_SECONDS" $c.cache.ttlSeconds
   "CACHE_MAX_ENTRIES" $c.cache.maxEntries
   "ACCESS_LOG" $c.accessLog
+  "ALLOW_METHOD_OVERRIDE" $c.allowMethodOverride
+  "REFUSAL_HEADERS" $c.refusalHeaders
+  "INGRESS_CHECK_REQUEST_REDIRECT" $c.ingressCheckRequestRedirect
+  "POLICY_ALLOW_LINT_ERRORS" $c.policyAllowLintErrors
+  "TRUSTED_PROXIES_ALLOW_WIDE" $c.trustedProxiesAllowWide
 }}
 {{- range $k, $v := $env }}
 {{- if not (or (kindIs "invalid" $v) (eq (include "authz-service.envValue" $v) "")) }}

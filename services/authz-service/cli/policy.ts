@@ -67,7 +67,7 @@ async function explain(file: string, rest: string[], write: Write): Promise<numb
   write(`request   ${opts.method} ${url.host} ${url.rawPath}`);
   const path = normalizePath(url.rawPath);
   if (!path.ok) {
-    write(`decision  refused before any rule: the path is ambiguous (${path.reason}) → HTTP 400`);
+    write(`decision  refused before any rule: the path is ambiguous (${path.reason}) → HTTP 403`);
     return 0;
   }
   if (path.path !== url.rawPath) write(`path      normalised to ${path.path}`);
@@ -116,7 +116,7 @@ function explainOptions(rest: string[]) {
     throw new UsageError('--anonymous cannot be combined with --subject or --groups');
   }
   const groups = (values.groups ?? '').split(',').map((g) => g.trim()).filter((g) => g !== '');
-  return { method: values.method, url: values.url, groups, subject: values.subject, ip: values.ip, anonymous: values.anonymous ?? false };
+  return { method: values.method.toUpperCase(), url: values.url, groups, subject: values.subject, ip: values.ip, anonymous: values.anonymous ?? false };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

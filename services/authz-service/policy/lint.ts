@@ -14,6 +14,15 @@ export const LINT_CODES = {
   never_matches: 'error',
   /** warning: every request the rule reaches is denied by an unconditional-enough deny */
   shadowed_by_deny: 'warning',
+  /**
+   * error: a host pattern with a port. No front end passes a port the client cannot choose: plain
+   * NGINX sends `Host $host` (never a port: the rule never matches), ingress-nginx, Traefik and Envoy
+   * pass the client's own Host header (any port it writes reaches the same server): a port-scoped deny
+   * is skipped by writing another port, a port-scoped allow is earned by writing its port.
+   */
+  host_with_port: 'error',
+  /** warning: a public rule on `/**` with no host: the whole site, on every host, needs no token */
+  site_wide_public: 'warning',
   /** warning: a deny on an exact path leaves `/x/` and `/x/...` reachable */
   deny_exact_path: 'warning',
   /** warning: no rules at all: everything is denied */
@@ -39,6 +48,18 @@ export function lintPolicy(policy: Policy): LintFinding[] {
         'grants on a network condition alone: any signed-in user from that network is allowed. ' +
           'Add identity conditions, or to restrict a route to a network write a deny with notSourceIps',
       );
+    }
+    for (const h of rule.hosts ?? []) {
+      if (h.port === null) continue;
+      add(
+        'host_with_port',
+        rule,
+        `host "${h.source}": the port comes from the client's Host header (or, behind plain NGINX, never comes at all), ` +
+          `so it neither limits nor reliably matches anything. Write "${h.wildcard ? '*.' : ''}${h.name}" and route ports in the proxy`,
+      );
+    }
+    if (rule.effect === 'allow' && rule.public && rule.hosts === null && rule.paths.some((p) => p.segments.length === 1 && p.segments[0] === '**')) {
+      add('site_wide_public', rule, 'public on "/**" for every host: the whole site needs no token. Name the paths (or hosts) that are public');
     }
     const contra = contradiction(rule);
     if (contra) add('never_matches', rule, `can never apply: ${contra}`);

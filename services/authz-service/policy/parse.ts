@@ -3,6 +3,7 @@
  * (`rule "admin-console" (#2): paths[1] "/a*b": ...`). Unknown keys are errors: the format may grow,
  * and a key this version does not know must never be silently ignored.
  */
+import { METHODS } from 'node:http';
 import { parseDocument } from 'yaml';
 import { parseCidr } from '../../shared/client-ip.js';
 import { parseHostPattern, parsePathPattern } from './patterns.js';
@@ -12,7 +13,8 @@ import type { ConditionKey, Effect, Policy, Rule } from './types.js';
 export type PolicyParseResult = { ok: true; policy: Policy } | { ok: false; problems: string[] };
 
 const ID = /^[A-Za-z0-9._-]{1,64}$/;
-const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Z]+$/;
+/** The methods Node's HTTP parser knows (what can reach /auth); a rule naming another never matches. */
+const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
 const TOP_KEYS = ['version', 'rules'];
 const RULE_KEYS = ['id', 'effect', 'public', 'paths', 'methods', 'hosts', ...CONDITION_KEYS];
 
@@ -73,8 +75,10 @@ function validateRule(raw: unknown, index: number, problems: string[]): Rule | n
   if (isPublic && effect === 'deny') problem('public: only an allow rule can be public');
 
   const paths = list(raw, 'paths', problem, true, (p) => errorIfString(parsePathPattern(p)));
-  const methods = list(raw, 'methods', problem, false, (m) =>
-    METHOD.test(m) ? m : new Invalid('must be an upper-case HTTP method token (methods compare exactly)'),
+  const methods = withHead(
+    list(raw, 'methods', problem, false, (m) =>
+      KNOWN_METHODS.has(m.toUpperCase()) ? m.toUpperCase() : new Invalid('is not an HTTP method (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, …)'),
+    ),
   );
   const hosts = list(raw, 'hosts', problem, false, (h) => errorIfString(parseHostPattern(h)));
   const conditions = {} as Record<ConditionKey, string[] | null>;
@@ -96,6 +100,17 @@ function validateRule(raw: unknown, index: number, problems: string[]): Rule | n
     problem('public: a public rule needs no token, so it cannot have subjects, groups, notSubjects or notGroups');
   }
   return problems.length > before ? null : rule;
+}
+
+/**
+ * Methods compare case-insensitively (upper-cased here and by the request reader), and a rule naming
+ * GET also covers HEAD: upstreams answer HEAD with their GET handler. Duplicates dropped.
+ */
+function withHead(methods: string[] | null): string[] | null {
+  if (methods === null) return null;
+  const out = [...new Set(methods)];
+  if (out.includes('GET') && !out.includes('HEAD')) out.push('HEAD');
+  return out;
 }
 
 class Invalid {

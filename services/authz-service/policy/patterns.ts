@@ -6,12 +6,19 @@ const NON_ASCII = /[^\x00-\x7f]/;
 const CONTROL = /[\x00-\x1f\x7f]/;
 const ESCAPE = /%[0-9A-Fa-f]{2}/;
 
+const DOTTED_CAPITAL_I = /\u0130/g;
+
 /**
  * How deny rules compare paths: case-insensitively and after compatibility normalisation, so that an
- * upstream that folds case (or applies NFKC) cannot be reached around a deny.
+ * upstream that folds case (or applies NFKC) cannot be reached around a deny. Upper- then lower-casing
+ * makes `ı`, `ſ` and `K` (Kelvin) meet their ASCII letters, and `ß`/`ẞ` meet `ss`. `İ` (U+0130) is lower-cased by
+ * JavaScript to `i` + U+0307 (two code points), while Java's `equalsIgnoreCase` and .NET's invariant
+ * comparison take it for `i`: it is folded to `i` first, so a deny on `/admin` also covers `/admİn`.
  */
 export function foldCase(s: string): string {
-  return NON_ASCII.test(s) ? s.normalize('NFKC').toUpperCase().toLowerCase() : s.toLowerCase();
+  if (!NON_ASCII.test(s)) return s.toLowerCase();
+  // Twice: `ẞ` lower-cases to `ß`, which only the second upper-casing turns into `SS` (Java takes ẞ for ß).
+  return s.normalize('NFKC').replace(DOTTED_CAPITAL_I, 'i').toUpperCase().toLowerCase().toUpperCase().toLowerCase();
 }
 
 /** `/a/b` → `['a', 'b']`; `/` → `['']`; `/a/` → `['a', '']`. */

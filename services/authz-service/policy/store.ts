@@ -2,32 +2,62 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { PolicyError, readPolicyFile } from './load.js';
 import { compilePolicy, type CompiledPolicy } from './compile.js';
+import { lintPolicy } from './lint.js';
+import type { LintFinding } from './types.js';
 
 export interface LoadedPolicy {
   compiled: CompiledPolicy;
   hash: string;
   ruleCount: number;
+  /** what `policy lint` says about it */
+  findings: readonly LintFinding[];
 }
 
-/** Reads, validates and compiles a policy file; throws PolicyError naming each bad rule. */
-export async function compilePolicyFile(file: string): Promise<LoadedPolicy> {
+export interface PolicyLoadOptions {
+  /** POLICY_ALLOW_LINT_ERRORS: use a policy that lint rates an error (logged as an error each time) */
+  allowLintErrors?: boolean;
+}
+
+/**
+ * Reads, validates, lints and compiles a policy file; throws PolicyError naming each bad rule, and
+ * each lint error unless `allowLintErrors` (then they stay in `findings`).
+ */
+export async function compilePolicyFile(file: string, opts: PolicyLoadOptions = {}): Promise<LoadedPolicy> {
   const { policy, text } = await readPolicyFile(file);
+  const findings = lintPolicy(policy);
+  const errors = findings.filter((f) => f.severity === 'error');
+  if (errors.length > 0 && !opts.allowLintErrors) {
+    throw new PolicyError(file, [
+      ...errors.map((f) => `${f.code}: ${f.message}`),
+      'policy lint rates these errors; fix them (or set POLICY_ALLOW_LINT_ERRORS=true to run this policy anyway)',
+    ]);
+  }
   return {
     compiled: compilePolicy(policy),
     hash: createHash('sha256').update(text).digest('hex').slice(0, 16),
     ruleCount: policy.rules.length,
+    findings,
   };
 }
 
 interface Log {
+  error(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   info(obj: object, msg: string): void;
 }
 
+/** Lint errors (when allowed) and warnings, logged whenever a policy comes into force. */
+function logFindings(log: Log, loaded: LoadedPolicy): void {
+  for (const f of loaded.findings) {
+    if (f.severity === 'error') log.error({ code: f.code, rule: f.ruleId, hash: loaded.hash }, `policy in force despite a lint error (POLICY_ALLOW_LINT_ERRORS=true): ${f.message}`);
+    else if (f.severity === 'warning') log.warn({ code: f.code, rule: f.ruleId, hash: loaded.hash }, `policy lint warning: ${f.message}`);
+  }
+}
+
 /**
  * The live policy. The file is polled (a Kubernetes ConfigMap update swaps a symlink, which file
- * watchers miss); a changed file that validates replaces the policy atomically, one that does not
- * is refused and the last good policy stays (logged, counted).
+ * watchers miss); a changed file that validates (and has no lint error) replaces the policy
+ * atomically, one that does not is refused and the last good policy stays (logged, counted).
  */
 export class PolicyStore {
   private timer: NodeJS.Timeout | undefined;
@@ -38,11 +68,14 @@ export class PolicyStore {
     public current: LoadedPolicy,
     private readonly log: Log,
     private readonly onReload: (result: 'ok' | 'failed', loaded: LoadedPolicy) => void,
+    private readonly opts: PolicyLoadOptions = {},
   ) {}
 
-  static async open(file: string, log: Log, onReload: PolicyStore['onReload']): Promise<PolicyStore> {
-    const store = new PolicyStore(file, await compilePolicyFile(file), log, onReload);
+  /** The policy at start: throws PolicyError (the service refuses to start) on an invalid policy or a lint error. */
+  static async open(file: string, log: Log, onReload: PolicyStore['onReload'], opts: PolicyLoadOptions = {}): Promise<PolicyStore> {
+    const store = new PolicyStore(file, await compilePolicyFile(file, opts), log, onReload, opts);
     store.lastStat = await store.statKey();
+    logFindings(log, store.current);
     onReload('ok', store.current);
     return store;
   }
@@ -72,11 +105,12 @@ export class PolicyStore {
     if (key === this.lastStat) return false;
     this.lastStat = key;
     try {
-      const next = await compilePolicyFile(this.file);
+      const next = await compilePolicyFile(this.file, this.opts);
       if (next.hash === this.current.hash) return false;
       this.current = next;
       this.onReload('ok', next);
       this.log.info({ hash: next.hash, rules: next.ruleCount }, 'policy reloaded');
+      logFindings(this.log, next);
       return true;
     } catch (err) {
       const problems = err instanceof PolicyError ? err.problems : [(err as Error).message];

@@ -14,7 +14,8 @@ export type FrontEndRefusal =
   | 'bad_method'
   | 'bad_host'
   | 'bad_url'
-  | 'conflicting_front_end_headers';
+  | 'conflicting_front_end_headers'
+  | 'method_override';
 
 export interface AuthRequestInput {
   /** the /auth request's own method and URL (path+query), as Fastify sees them */
@@ -28,11 +29,25 @@ export interface AuthRequestInput {
 
 export interface FrontEndOptions {
   envoyPathPrefix: string;
+  /**
+   * ingress-nginx: require `X-Auth-Request-Redirect` (the controller sends `$request_uri` there unless
+   * the `auth-request-redirect` annotation replaces it) and refuse when it is not the path of
+   * `X-Original-URL`. Default true.
+   */
+  checkRequestRedirect?: boolean;
+  /**
+   * Method-override headers (`X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override`): refused
+   * (`method_override`) unless true; when true, the override is returned as `overrideMethod`.
+   */
+  allowMethodOverride?: boolean;
 }
 
 export interface OriginalRequest {
   ok: true;
+  /** upper-cased */
   method: string;
+  /** only with allowMethodOverride: the method an override header names (upper-cased), when one does */
+  overrideMethod?: string;
   /** lower-cased, with `:port` when one was given */
   host: string;
   /** path + query as forwarded, not yet normalised */
@@ -46,11 +61,16 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const DNS_NAME = /^[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})*$/;
 const PORT = /^[0-9]{1,5}$/;
 const SCHEME = /^https?:\/\//i;
+const LOWER = /[a-z]/;
+/** `host=` parameters of a `Forwarded` header (quoted or token), case-insensitive. */
+const FORWARDED_HOST = /(?:^|[;,\s])host\s*=\s*(?:"([^"]*)"|([^;,\s]*))/gi;
+/** Headers that make frameworks (Express method-override, Spring, Rails, Laravel…) run another method. */
+export const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'] as const;
 
 /** Headers each front end reads; used to refuse a repeated one. */
 const HEADERS: Record<FrontEnd, readonly string[]> = {
   nginx: ['x-original-uri', 'x-original-method', 'host'],
-  'ingress-nginx': ['x-original-url', 'x-original-method'],
+  'ingress-nginx': ['x-original-url', 'x-original-method', 'x-auth-request-redirect'],
   traefik: ['x-forwarded-method', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-uri'],
   envoy: ['host'],
 };
@@ -64,7 +84,7 @@ export function readOriginalRequest(
   input: AuthRequestInput,
   options: Partial<FrontEndOptions> = {},
 ): ReadResult {
-  const opts = options.envoyPathPrefix !== undefined ? (options as FrontEndOptions) : DEFAULTS;
+  const opts = options.envoyPathPrefix !== undefined ? (options as FrontEndOptions) : { ...DEFAULTS, ...options };
   try {
     if (input.rawHeaders && repeats(input.rawHeaders, HEADERS[frontEnd])) return refusal('ambiguous_header');
     const read = readConfigured(frontEnd, input, opts);
@@ -74,7 +94,8 @@ export function readOriginalRequest(
       const claim = readClaim(other, input, opts);
       if (claim && disagrees(read, claim)) return refusal('conflicting_front_end_headers');
     }
-    return read;
+    if (upstreamDisagrees(read, input.headers)) return refusal('conflicting_front_end_headers');
+    return withOverride(read, input, opts);
   } catch (err) {
     if (err instanceof Refusal) return refusal(err.reason);
     throw err;
@@ -98,6 +119,13 @@ function readConfigured(fe: FrontEnd, input: AuthRequestInput, opts: FrontEndOpt
       const parsed = splitAbsoluteUrl(url);
       if (!parsed.ok) throw new Refusal(parsed.reason);
       [host, rawPath] = [parsed.host, parsed.rawPath];
+      if (opts.checkRequestRedirect !== false) {
+        // ingress-nginx always sends `X-Auth-Request-Redirect: $request_uri`: the request-target NGINX
+        // routes. An X-Original-URL whose path differs was built from a Host that moved the path.
+        const redirect = h('x-auth-request-redirect');
+        if (redirect === undefined) return null;
+        if (redirect !== rawPath) throw new Refusal('bad_url');
+      }
       break;
     }
     case 'traefik': {
@@ -115,7 +143,34 @@ function readConfigured(fe: FrontEnd, input: AuthRequestInput, opts: FrontEndOpt
   if (!TOKEN.test(method)) throw new Refusal('bad_method');
   const validHost = parseHost(host);
   if (validHost === null) throw new Refusal('bad_host');
-  return { ok: true, method, host: validHost, rawPath };
+  return { ok: true, method: upper(method), host: validHost, rawPath };
+}
+
+/** Methods compare case-insensitively: upper-cased once, here (no copy when already upper case). */
+function upper(method: string): string {
+  return LOWER.test(method) ? method.toUpperCase() : method;
+}
+
+/**
+ * A method-override header asks the application to run another method than the one the rules
+ * see: refused, unless the operator allows overrides; then the override is returned so that the
+ * decision can hold for both methods.
+ */
+function withOverride(read: OriginalRequest, input: AuthRequestInput, opts: FrontEndOptions): ReadResult {
+  const headers = input.headers;
+  let override: string | undefined;
+  for (let i = 0; i < METHOD_OVERRIDE_HEADERS.length; i++) {
+    const v = headers[METHOD_OVERRIDE_HEADERS[i]!];
+    if (v === undefined) continue;
+    if (!opts.allowMethodOverride || Array.isArray(v)) return refusal('method_override');
+    const trimmed = v.trim();
+    if (!TOKEN.test(trimmed)) return refusal('method_override');
+    const m = upper(trimmed);
+    if (override !== undefined && override !== m) return refusal('method_override');
+    override = m;
+  }
+  if (override === undefined || override === read.method) return read;
+  return { ...read, overrideMethod: override };
 }
 
 /** What another front end's headers, when present, say about the original request. */
@@ -142,6 +197,25 @@ function readClaim(fe: FrontEnd, input: AuthRequestInput, opts: FrontEndOptions)
   }
 }
 
+/**
+ * Headers that applications (not front ends) read as the request's path or host, and that a front end
+ * passes on from the client: `X-Rewrite-URL` (IIS URL Rewrite, Symfony, Zend) and `Forwarded: host=`
+ * (RFC 7239; Spring's ForwardedHeaderFilter, Rails, Express with `trust proxy`). When present they must
+ * say what the decision is made on.
+ */
+function upstreamDisagrees(read: OriginalRequest, headers: AuthRequestInput['headers']): boolean {
+  const rewrite = header(headers, 'x-rewrite-url', 'conflicting_front_end_headers');
+  if (rewrite !== undefined && rewrite !== read.rawPath) return true;
+  const forwarded = headers.forwarded;
+  if (forwarded === undefined) return false;
+  const joined = Array.isArray(forwarded) ? forwarded.join(',') : forwarded;
+  FORWARDED_HOST.lastIndex = 0;
+  for (let m = FORWARDED_HOST.exec(joined); m !== null; m = FORWARDED_HOST.exec(joined)) {
+    if (parseHost(m[1] ?? m[2] ?? '') !== read.host) return true;
+  }
+  return false;
+}
+
 function present(claim: Claim): Claim | null {
   return claim.method === undefined && claim.host === undefined && claim.rawPath === undefined ? null : claim;
 }
@@ -155,7 +229,7 @@ function envoyPath(url: string, prefix: string): string | undefined {
 }
 
 function disagrees(read: OriginalRequest, claim: Claim): boolean {
-  if (claim.method !== undefined && claim.method !== read.method) return true;
+  if (claim.method !== undefined && upper(claim.method) !== read.method) return true;
   if (claim.rawPath !== undefined && claim.rawPath !== read.rawPath) return true;
   if (claim.host !== undefined && parseHost(claim.host) !== read.host) return true;
   return false;
@@ -188,7 +262,10 @@ function repeats(raw: readonly string[], names: readonly string[]): boolean {
 
 /**
  * Splits an absolute `http(s)://authority/path?query` without letting a URL parser rewrite the path:
- * the raw path+query is kept as sent (an empty path is `/`).
+ * the raw path+query is kept as sent. The authority must be a valid host (optional port) followed
+ * directly by `/`: ingress-nginx builds this URL from the raw `Host` header, and anything else after
+ * the authority (`?`, `#`, `\`, `@`, `%`, whitespace, a second port, nothing at all) would move part
+ * of the Host into the path the rules see, while NGINX routes `$request_uri`.
  */
 export function splitAbsoluteUrl(
   url: string,
@@ -196,12 +273,11 @@ export function splitAbsoluteUrl(
   const scheme = SCHEME.exec(url);
   if (!scheme) return { ok: false, reason: 'bad_url' };
   const start = scheme[0].length;
-  let end = start;
-  while (end < url.length && !'/?#'.includes(url.charAt(end))) end++;
-  const host = parseHost(url.slice(start, end));
+  const slash = url.indexOf('/', start);
+  const host = parseHost(url.slice(start, slash < 0 ? url.length : slash));
   if (host === null) return { ok: false, reason: 'bad_host' };
-  const rest = url.slice(end);
-  return { ok: true, host, rawPath: rest.startsWith('/') ? rest : `/${rest}` };
+  if (slash < 0) return { ok: false, reason: 'bad_url' }; // `$request_uri` always starts with `/`
+  return { ok: true, host, rawPath: url.slice(slash) };
 }
 
 /**

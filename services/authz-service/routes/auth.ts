@@ -7,8 +7,10 @@ import type { AuthzServiceConfig } from '../config.js';
 import type { AuthzMetrics, MetricOutcome } from '../metrics.js';
 import { evaluate } from '../policy/evaluate.js';
 import type { PolicyStore } from '../policy/store.js';
-import type { Identity } from '../policy/types.js';
-import { readOriginalRequest } from '../request/front-end.js';
+import type { CompiledPolicy } from '../policy/compile.js';
+import type { Decision, Identity } from '../policy/types.js';
+import { readOriginalRequest, type FrontEndOptions } from '../request/front-end.js';
+import { auditPath } from '../request/audit-path.js';
 import { normalizePath } from '../request/path.js';
 import type { KeySource } from '../tokens/key-source.js';
 import type { LivenessCache } from '../tokens/liveness.js';
@@ -38,13 +40,20 @@ const BEARER_INVALID = 'Bearer realm="saml-authz", error="invalid_token"';
 /**
  * `/auth` — the decision endpoint NGINX (or Traefik, Envoy) asks about every request. Reads the
  * original request from the configured front end only, normalises its path, verifies the token and
- * its liveness (cached), evaluates the policy. 200 allow, 401 unauthenticated, 403 deny, 400 unreadable
- * request. Reads no body. Every error path denies.
+ * its liveness (cached), evaluates the policy. 200 allow, 401 unauthenticated, 403 deny or a request
+ * that cannot be read one way only (NGINX turns any other status into a 500 at the client), 500 only
+ * when the front end sent no original request at all (a misconfiguration no client can cause).
+ * Reads no body. Every error path denies.
  */
 const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
   const { config, metrics, audit, policy, keys, liveness } = ctx;
-  const frontEndOptions = { envoyPathPrefix: config.envoyPathPrefix };
-  const clients = new ClientAddressResolver(config.trustedProxies);
+  const frontEndOptions: FrontEndOptions = {
+    envoyPathPrefix: config.envoyPathPrefix,
+    checkRequestRedirect: config.ingressCheckRequestRedirect,
+    allowMethodOverride: config.allowMethodOverride,
+  };
+  const clients = new ClientAddressResolver(config.trustedProxies, { realIp: config.trustRealIp });
+  const { reason: sendReason, rule: sendRule } = config.refusalHeaders;
 
   // No body is read: any content type is accepted and left unparsed.
   app.removeAllContentTypeParsers();
@@ -53,9 +62,13 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
   /**
    * Refusals carry their reason in `X-Auth-Request-Reason` (and the deny rule in `X-Auth-Request-Rule`)
    * and no body: NGINX's auth_request reads only the status, and an upstream answer with a body costs
-   * it the keep-alive connection to this service.
+   * it the keep-alive connection to this service. Behind Traefik and Envoy these headers reach the
+   * client, so which of them are sent is configurable (REFUSAL_HEADERS; the rule is off there by default).
    */
-  const refuse = (reply: FastifyReply, status: 400 | 401 | 403, reason: string) => reply.code(status).header('x-auth-request-reason', reason).send();
+  const refuse = (reply: FastifyReply, status: 401 | 403 | 500, reason: string) => {
+    if (sendReason) reply.header('x-auth-request-reason', reason);
+    return reply.code(status).send();
+  };
 
   const finish = (outcome: MetricOutcome, reason: string, started: number) => metrics.decided(outcome, reason, (performance.now() - started) / 1000);
 
@@ -65,14 +78,16 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
     if (!original.ok) {
       audit({ event: 'access_denied', reason: original.reason, client: req.socket.remoteAddress ?? null, request_id: req.id });
       finish('bad_request', original.reason, started);
-      return refuse(reply, 400, original.reason);
+      // Only a front end that sends no original request at all is a 5xx (operators' alerts fire);
+      // anything a client can cause is a 403.
+      return refuse(reply, original.reason === 'missing_original_request' ? 500 : 403, original.reason);
     }
     const path = normalizePath(original.rawPath, config.pathRelaxations);
     const client = clients.resolve(req.socket, req.headers);
     if (!path.ok) {
-      audit({ event: 'access_denied', reason: path.reason, method: original.method, host: original.host, path: original.rawPath.slice(0, 512), client, request_id: req.id });
+      audit({ event: 'access_denied', reason: path.reason, method: original.method, host: original.host, path: auditPath(original.rawPath), client, request_id: req.id });
       finish('bad_request', path.reason, started);
-      return refuse(reply, 400, path.reason);
+      return refuse(reply, 403, path.reason);
     }
 
     let identity: Identity | null = null;
@@ -102,7 +117,9 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
       } else tokenReason = verified.reason;
     }
 
-    const decision = evaluate(policy.current.compiled, { method: original.method, host: original.host, path: path.path, clientIp: client }, identity);
+    const compiled = policy.current.compiled;
+    let decision = evaluate(compiled, { method: original.method, host: original.host, path: path.path, clientIp: client }, identity);
+    if (original.overrideMethod !== undefined) decision = bothMethods(compiled, decision, original.overrideMethod, original.host, path.path, client, identity);
     if (decision.outcome === 'allow') {
       finish('allow', decision.reason, started);
       if (identity !== null) identityHeaders(reply, identity.subject, email, identity.groups);
@@ -116,9 +133,9 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
       jti,
       reason,
       rule: decision.ruleId ?? null,
-      method: original.method,
+      method: original.overrideMethod === undefined ? original.method : `${original.method}+${original.overrideMethod}`,
       host: original.host,
-      path: path.path,
+      path: auditPath(path.path),
       client,
       request_id: req.id,
     });
@@ -127,7 +144,7 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
       return refuse(reply.header('www-authenticate', token === undefined ? BEARER_REALM : BEARER_INVALID), 401, reason);
     }
     finish('deny', reason, started);
-    if (decision.ruleId) reply.header('x-auth-request-rule', decision.ruleId);
+    if (sendRule && decision.ruleId) reply.header('x-auth-request-rule', decision.ruleId);
     return refuse(reply, 403, reason);
   };
 
@@ -137,5 +154,14 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
     app.route({ method: ALL_METHODS, url: `${config.envoyPathPrefix}/*`, handler });
   }
 };
+
+/**
+ * With ALLOW_METHOD_OVERRIDE, the application may run the override's method: the decision must hold
+ * for both. A deny (or a sign-in requirement) for either method wins; an allow needs both to allow.
+ */
+function bothMethods(compiled: CompiledPolicy, first: Decision, method: string, host: string, path: string, clientIp: string, identity: Identity | null): Decision {
+  if (first.outcome !== 'allow') return first;
+  return evaluate(compiled, { method, host, path, clientIp }, identity);
+}
 
 export default auth;

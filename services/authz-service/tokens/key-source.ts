@@ -71,7 +71,8 @@ export class KeySource {
     this.fetching ??= (async () => {
       this.lastFetch = Date.now();
       try {
-        const res = await fetch(keys.url, { signal: AbortSignal.timeout(5000), headers: { accept: 'application/json' } });
+        // No redirect is followed: whoever the URL would send us to must not choose the keys.
+        const res = await fetch(keys.url, { signal: AbortSignal.timeout(5000), headers: { accept: 'application/json' }, redirect: 'error' });
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         const text = await res.text();
         if (text.length > 1_000_000) throw new Error('JWKS document too large');
@@ -80,7 +81,9 @@ export class KeySource {
         this.loaded = true;
         return true;
       } catch (err) {
-        this.log.warn({ url: keys.url, reason: (err as Error).message }, 'JWKS refresh failed; keeping the keys we have');
+        const cause = (err as Error).cause;
+        const reason = cause instanceof Error ? `${(err as Error).message}: ${cause.message}` : (err as Error).message;
+        this.log.warn({ url: keys.url, reason }, 'JWKS refresh failed; keeping the keys we have');
         return false;
       } finally {
         this.fetching = undefined;

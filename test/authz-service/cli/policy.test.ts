@@ -41,7 +41,7 @@ const rows: Row[] = [
   ['explain: reports from the office', ['explain', 'examples/policy.yaml', '--method', 'GET', '--url', 'https://app.example.com/reports/q1', '--groups', 'employees', '--ip', '203.0.113.7'], 0,
     /decision {2}allow \(allow_rule\) by rule "app-employees"/],
   ['explain: an ambiguous path', ['explain', 'examples/policy.yaml', '--method', 'GET', '--url', 'https://app.example.com/docs/..;/admin'], 0,
-    /refused before any rule: the path is ambiguous \(path_parameter\) → HTTP 400/],
+    /refused before any rule: the path is ambiguous \(path_parameter\) → HTTP 403/],
 ];
 
 for (const [name, args, code, out] of rows) {

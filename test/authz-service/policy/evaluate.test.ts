@@ -21,6 +21,7 @@ rules:
   - { id: exact-trailing, effect: allow, public: true, paths: ["/exact/"] }
   - { id: one-file, effect: allow, public: true, paths: ["/files/*"] }
   - { id: shared-not-bob, effect: allow, paths: ["/shared/**"], notSubjects: [bob] }
+  - { id: raw-not-readable, effect: deny, paths: ["/raw/**"], methods: [get] }
 `;
 
 function load(text: string): Policy {
@@ -106,7 +107,10 @@ const rows: Row[] = [
   ['notSubjects refuses the subject', `GET ${APP} /shared/x`, who('bob'), implicit],
   ['notSubjects does not admit anonymous', `GET ${APP} /shared/x`, anon, signIn()],
   // methods
-  ['methods compare exactly', `get ${APP} /docs/x`, anon, signIn()],
+  ['a deny naming GET (written get) denies GET', `GET other.example.com /raw/x`, who('s', 'staff'), deny('raw-not-readable')],
+  ['a deny naming GET also denies HEAD', `HEAD other.example.com /raw/x`, who('s', 'staff'), deny('raw-not-readable')],
+  ['a deny naming GET does not deny POST', `POST other.example.com /raw/x`, who('s', 'staff'), implicit],
+  ['an allow naming GET, HEAD admits HEAD', `HEAD ${APP} /docs/x`, anon, pub('docs-public')],
 ];
 
 for (const [name, line, identity, expected, ip] of rows) {
@@ -132,7 +136,7 @@ t.test('the index agrees with the reference evaluation on generated requests', a
     return xs[seed % xs.length] as T;
   };
   const hosts = [APP, `${APP}:8443`, 'admin.example.com', 'eu.admin.example.com', 'x.y.admin.example.com', 'other.com'];
-  const segs = ['docs', 'drafts', 'api', 'API', 'secret', 'Secret', 'reports', 'q1', 'view', 'internal', 'metrics', 'exact', 'files', 'shared', 'x', ''];
+  const segs = ['raw', 'docs', 'drafts', 'api', 'API', 'secret', 'Secret', 'reports', 'q1', 'view', 'internal', 'metrics', 'exact', 'files', 'shared', 'x', ''];
   const ids = [null, who('alice'), who('bob'), who('c', 'contractors'), who('s', 'staff'), who('a', 'admins', 'ops'), who('o', 'ops')];
   const ips = ['203.0.113.5', '198.51.100.1', '10.0.0.1', '2001:db8::1', '', 'bad'];
   let mismatches = 0;

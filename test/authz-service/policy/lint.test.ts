@@ -39,6 +39,12 @@ const rows: Row[] = [
     '{ id: d, effect: deny, hosts: ["*.b.com"], paths: ["/**"] }',
   ], [['shadowed_by_deny', 'a']]],
   ['a redundant deny', ['{ id: d1, effect: deny, paths: ["/**"] }', '{ id: d2, effect: deny, paths: ["/x/**"], groups: [g] }'], [['shadowed_by_deny', 'd2']]],
+  ['a deny scoped to a port (the client writes the port)', ['{ id: d, effect: deny, hosts: ["app.example.com:443"], paths: ["/admin/**"] }'], [['host_with_port', 'd']]],
+  ['an allow scoped to a port, wildcard host', ['{ id: a, effect: allow, hosts: ["*.example.com:8443"], paths: ["/x"] }'], [['host_with_port', 'a']]],
+  ['a host without a port is fine', ['{ id: a, effect: allow, hosts: ["app.example.com"], paths: ["/x"] }'], []],
+  ['a site-wide public rule', ['{ id: p, effect: allow, public: true, paths: ["/**"] }'], [['site_wide_public', 'p']]],
+  ['a public rule on "/**" of one host is not site-wide', ['{ id: p, effect: allow, public: true, hosts: [docs.example.com], paths: ["/**"] }'], []],
+  ['a public rule on a subtree is not site-wide', ['{ id: p, effect: allow, public: true, paths: ["/docs/**"] }'], []],
   ['a deny on an exact path', ['{ id: d, effect: deny, paths: ["/admin"] }'], [['deny_exact_path', 'd']]],
 ];
 

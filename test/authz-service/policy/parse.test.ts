@@ -36,8 +36,11 @@ const rows: Row[] = [
   ]],
   ['a dot segment', rule('{ id: a, effect: allow, paths: ["/a/../b"] }'), ['rule "a" (#1): paths[0] "/a/../b": dot segments never reach the rules']],
   ['a repeated slash', rule('{ id: a, effect: allow, paths: ["/a//b"] }'), ['rule "a" (#1): paths[0] "/a//b": empty segment: repeated slashes never reach the rules']],
-  ['a lower-case method', rule('{ id: a, effect: allow, paths: ["/"], methods: [get] }'), [
-    'rule "a" (#1): methods[0] "get": must be an upper-case HTTP method token (methods compare exactly)',
+  ['an unknown method', rule('{ id: a, effect: allow, paths: ["/"], methods: [GETT] }'), [
+    'rule "a" (#1): methods[0] "GETT": is not an HTTP method (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, …)',
+  ]],
+  ['a method that is not a token', rule('{ id: a, effect: deny, paths: ["/"], methods: ["DELETE "] }'), [
+    'rule "a" (#1): methods[0] "DELETE ": is not an HTTP method (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, …)',
   ]],
   ['a bad host', rule('{ id: a, effect: allow, paths: ["/"], hosts: ["a.com/x"] }'), [
     'rule "a" (#1): hosts[0] "a.com/x": must be a host name, an IP address or "*.domain", with an optional ":port"',
@@ -56,9 +59,9 @@ const rows: Row[] = [
     'rule "a" (#1): groups: must be a non-empty list (omit the key to mean "any")',
   ]],
   ['an empty group name', rule('{ id: a, effect: allow, paths: ["/"], groups: [""] }'), ['rule "a" (#1): groups[0] "": must not be empty']],
-  ['every problem at once', 'rules:\n  - { id: a, effect: allow, paths: ["x"], methods: [get] }\n  - { id: b, paths: [] }', [
+  ['every problem at once', 'rules:\n  - { id: a, effect: allow, paths: ["x"], methods: [gett] }\n  - { id: b, paths: [] }', [
     'rule "a" (#1): paths[0] "x": must start with "/"',
-    'rule "a" (#1): methods[0] "get": must be an upper-case HTTP method token (methods compare exactly)',
+    'rule "a" (#1): methods[0] "gett": is not an HTTP method (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, …)',
     'rule "b" (#2): effect: required, "allow" or "deny"',
     'rule "b" (#2): paths: must be a non-empty list (omit the key to mean "any")',
   ]],
@@ -103,6 +106,18 @@ rules:
     ['[::1]', false, '8080'],
   ]);
   t.same(rule?.conditions.notSourceIps, ['10.9.0.0/16']);
+});
+
+t.test('methods: any case, upper-cased; GET also covers HEAD; duplicates dropped', async (t) => {
+  const methodsOf = (list: string) => {
+    const r = parsePolicy(`rules:\n  - { id: a, effect: deny, paths: ["/"], methods: ${list} }`);
+    return r.ok ? r.policy.rules[0]?.methods : r.problems;
+  };
+  t.same(methodsOf('[get]'), ['GET', 'HEAD'], 'get → GET, and HEAD added');
+  t.same(methodsOf('[Delete, DELETE]'), ['DELETE'], 'Delete and DELETE are one method');
+  t.same(methodsOf('[GET, HEAD]'), ['GET', 'HEAD'], 'HEAD not added twice');
+  t.same(methodsOf('[HEAD]'), ['HEAD'], 'HEAD alone does not cover GET');
+  t.same(methodsOf('[propfind, M-SEARCH]'), ['PROPFIND', 'M-SEARCH'], 'extension methods Node parses');
 });
 
 t.test('an empty rule list is valid', async (t) => t.same(parsePolicy('rules: []'), { ok: true, policy: { version: 1, rules: [] } }));
