@@ -7,8 +7,13 @@ export interface DbOptions {
   poolMax?: number;
   /** Milliseconds to wait for a connection before failing (fail closed, fast). */
   connectTimeoutMs?: number;
-  /** Milliseconds a statement may run before Postgres cancels it. */
-  statementTimeoutMs?: number;
+  /**
+   * Milliseconds a query may take before the client gives up on it (pg's client-side `query_timeout`;
+   * 0 = none). Client-side on purpose: a `statement_timeout` startup parameter is refused by a default
+   * PgBouncer, and a session-level SET does not survive transaction pooling. Operators who also want the
+   * server to cancel set it on the role (`ALTER ROLE … SET statement_timeout`), which every pooler honours.
+   */
+  queryTimeoutMs?: number;
 }
 
 export type QueryObserver = (seconds: number, ok: boolean) => void;
@@ -21,14 +26,18 @@ export interface Db {
   destroy(): Promise<void>;
 }
 
-/** Opens a pool and a typed Kysely instance over it. Pool errors (a dropped idle client) never crash. */
+/**
+ * Opens a pool and a typed Kysely instance over it. Pool errors (a dropped idle client) never crash.
+ * Works through a transaction-mode pooler (PgBouncer, RDS Proxy, Supavisor): no startup parameter but
+ * `application_name`, no session state, unnamed statements only.
+ */
 export function connect(opts: DbOptions): Db {
   const pool = new pg.Pool({
     connectionString: opts.url,
     max: opts.poolMax ?? 10,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
     idleTimeoutMillis: 30_000,
-    statement_timeout: opts.statementTimeoutMs ?? 5000,
+    query_timeout: opts.queryTimeoutMs ?? 5000,
     application_name: 'saml-authz',
   });
   // A client whose server went away emits 'error': the pool listens only while the client is idle, so
