@@ -36,6 +36,13 @@ async function metric(app: App, name: string): Promise<number> {
   return line === undefined ? Number.NaN : Number(line.slice(name.length + 1));
 }
 
+/** Liveness queries made so far (the lookups histogram's count, every result). */
+async function livenessQueries(app: App): Promise<number> {
+  const histogram = app.metrics.getSingleMetric('authz_liveness_query_duration_seconds');
+  const values = (await histogram!.get()).values;
+  return values.filter((v) => (v as { metricName?: string }).metricName === 'authz_liveness_query_duration_seconds_count').reduce((n, v) => n + v.value, 0);
+}
+
 interface Stack {
   bouncer: PgBouncer;
   direct: string;
@@ -144,5 +151,85 @@ function run(): void {
     const worst = Math.max(...samples);
     t.comment(`listener through the pooler (degraded): revocation reached both replicas in ${samples.map((x) => x.toFixed(1)).join(', ')} ms`);
     t.ok(worst < 1000, `worst ${worst.toFixed(1)} ms < 1000 ms`);
+  });
+
+  t.test('degraded mode under load: every request is looked up in batches, a bounded query rate, a revocation within 1 s', async (t) => {
+    const s = await stack(t);
+    const svc = await buildTokenService(t, { databaseUrl: s.pooled, env: { RATE_LIMIT_MAX: '100000' } });
+    const healthy = await buildAuthz(t, { databaseUrl: s.pooled, keys: [svc.jwtKey], env: { LISTEN_DATABASE_URL: s.direct, ACCESS_LOG: 'false' } });
+    const replicas = await Promise.all([0, 1].map(() => buildAuthz(t, { databaseUrl: s.pooled, keys: [svc.jwtKey], env: { ACCESS_LOG: 'false' } })));
+    const degraded = replicas.map((r) => r.app);
+    for (const app of degraded) t.ok(await until(() => app.authz.listener.missedProbes > 0, 10_000), 'degraded: its probes go unheard');
+    const tokens = await Promise.all(Array.from({ length: 20 }, () => issue(svc)));
+    const victim = tokens[0]!;
+
+    // CONCURRENCY loops per replica for DURATION_MS, each asking about one of the 20 tokens in turn.
+    const CONCURRENCY = 32;
+    const load = async (apps: App[], durationMs: number, revokeAtMs?: number) => {
+      const lookups = () => Promise.all(apps.map(livenessQueries)).then((v) => v.reduce((x, y) => x + y, 0));
+      let acquires = 0;
+      const counted = () => void acquires++;
+      for (const app of apps) app.db.pool.on('acquire', counted);
+      const lookupsBefore = await lookups();
+      const started = performance.now();
+      let requests = 0;
+      const wrong: string[] = [];
+      let revokedAt: number | undefined;
+      const refusedAt = new Map<App, number>();
+      const revocation =
+        revokeAtMs === undefined
+          ? Promise.resolve()
+          : new Promise<void>((resolve) =>
+              setTimeout(() => {
+                revokedAt = performance.now();
+                void svc.app.inject({ method: 'POST', url: '/logout', headers: { authorization: `Bearer ${victim.token}` } }).then((r) => {
+                  if (r.statusCode !== 204) wrong.push(`logout ${r.statusCode}`);
+                  resolve();
+                });
+              }, revokeAtMs),
+            );
+      await Promise.all(
+        apps.flatMap((app) =>
+          Array.from({ length: CONCURRENCY }, async (_, loop) => {
+            for (let i = loop; performance.now() - started < durationMs; i++) {
+              const tok = tokens[i % tokens.length]!;
+              const asked = performance.now();
+              const res = await ask(app, tok.token);
+              requests++;
+              if (tok === victim && revokedAt !== undefined && asked > revokedAt) {
+                if (res.statusCode === 401 && !refusedAt.has(app)) refusedAt.set(app, performance.now() - revokedAt);
+              } else if (tok === victim && revokedAt !== undefined) {
+                // asked before the revocation was made, answered after: either answer is right
+              } else if (res.statusCode !== 200) wrong.push(`${res.statusCode} ${String(res.headers['x-auth-request-reason'])}`);
+            }
+          }),
+        ),
+      );
+      await revocation;
+      const seconds = (performance.now() - started) / 1000;
+      for (const app of apps) app.db.pool.removeListener('acquire', counted);
+      return { seconds, requests, lookups: (await lookups()) - lookupsBefore, acquires, wrong, refusedAt: apps.map((a) => refusedAt.get(a) ?? Infinity) };
+    };
+
+    const d = await load(degraded, 3000, 1500);
+    const batchMs = 5; // LIVENESS_DEGRADED_BATCH_MS default
+    const perReplica = (n: number) => n / d.seconds / degraded.length;
+    t.comment(
+      `degraded (2 replicas, listener through PgBouncer, ${CONCURRENCY} concurrent /auth each, 20 tokens, ${d.seconds.toFixed(1)} s): ` +
+        `${(d.requests / d.seconds).toFixed(0)} req/s, ${perReplica(d.lookups).toFixed(1)} liveness queries/s per replica ` +
+        `(${(d.requests / Math.max(d.lookups, 1)).toFixed(1)} requests per query), ${perReplica(d.acquires).toFixed(1)} pool checkouts/s per replica (with probes); ` +
+        `revocation under load reached the replicas in ${d.refusedAt.map((x) => x.toFixed(1)).join(', ')} ms`,
+    );
+    t.same(d.wrong, [], 'every live token admitted throughout (slower, never wrong)');
+    t.ok(d.lookups > 0, 'degraded: requests are looked up in Postgres');
+    t.ok(perReplica(d.lookups) <= 1000 / batchMs, `at most one query per ${batchMs} ms window per replica (${perReplica(d.lookups).toFixed(1)}/s)`);
+    t.ok(d.requests / d.lookups >= 4, `lookups are batched (${(d.requests / d.lookups).toFixed(1)} requests per query)`);
+    t.ok(Math.max(...d.refusedAt) < 1000, `revocation under load reached both degraded replicas in < 1000 ms (${d.refusedAt.map((x) => x.toFixed(1)).join(', ')})`);
+
+    for (const tok of tokens) await ask(healthy.app, tok.token); // first sight: looked up once, then cached
+    const h = await load([healthy.app], 2000);
+    t.comment(`healthy (LISTEN_DATABASE_URL direct, same load on one replica, ${h.seconds.toFixed(1)} s): ${(h.requests / h.seconds).toFixed(0)} req/s, ${h.lookups} liveness queries`);
+    t.same(h.wrong.filter((w) => !w.includes('revoked')), [], 'healthy replica admits every live token');
+    t.equal(h.lookups, 0, 'healthy: not one liveness query under the same load');
   });
 }
