@@ -9,6 +9,7 @@ import { mint, mintLive, newSigningKey } from '../helpers/tokens.js';
 import { RevocationListener, type DeafReason } from '../../services/authz-service/tokens/listener.js';
 import { sendNotification } from '../../services/authz-service/tokens/store.js';
 import { LivenessCache, type Liveness } from '../../services/authz-service/tokens/liveness.js';
+import { connect } from '../../services/shared/db/connect.js';
 
 const key = newSigningKey('ES256');
 
@@ -143,4 +144,20 @@ t.test('the liveness cache is used only while trusted, and forgets the blind per
 
   // An unknown token stays unknown either way.
   t.same(await check(mint(key).jti), { live: false, reason: 'unknown_token' });
+});
+
+t.test('while not trusted and Postgres cannot be asked, only an answer cached before within its lifetime counts (the outage safety net)', async (t) => {
+  const db = await withDb(t);
+  const own = connect({ url: db.url, poolMax: 1, connectTimeoutMs: 500 });
+  t.teardown(() => own.destroy());
+  const cache = new LivenessCache(own.kysely, { ttlMs: 60_000, maxEntries: 1000, maxPending: 1000, batchSize: 200, maxConcurrentQueries: 2, degradedBatchMs: 5 });
+  const known = await mintLive(db.kysely, key, { subject: 'alice@example.com' });
+  const neverSeen = await mintLive(db.kysely, key, { subject: 'alice@example.com' });
+  cache.setTrusted(true);
+  t.same(await cache.check(known.jti, 'alice@example.com'), { live: true });
+  cache.setTrusted(false);
+  await own.destroy(); // this cache can no longer reach Postgres
+  t.same(await cache.check(known.jti, 'alice@example.com'), { live: true }, 'known before the blind period, within its lifetime: still admitted');
+  t.same(await cache.check(known.jti, 'bob@example.com'), { live: false, reason: 'subject_mismatch' });
+  t.same(await cache.check(neverSeen.jti, 'alice@example.com'), { live: false, reason: 'liveness_unavailable' }, 'never seen: refused');
 });

@@ -53,8 +53,10 @@ const REVOKED: Liveness = { live: false, reason: 'revoked' };
  *
  * The cache is trusted only while the listener proves it hears notifications (`setTrusted`). While it
  * is not, no cached answer is used and none is stored: every request is looked up, gathered into one
- * query per `degradedBatchMs` (slower, never wrong). Each change of trust forgets every answer, and a
- * lookup that started before the change never stores its result.
+ * query per `degradedBatchMs` (slower, never wrong). Only when Postgres cannot be asked at all does an
+ * answer cached before the blind period still count, within its bounded lifetime (the safety net of a
+ * database outage, when no revocation can be made either). Regaining trust forgets every answer, and a
+ * lookup that started before a change of trust never stores its result.
  */
 export class LivenessCache {
   private readonly entries = new Map<string, Entry>();
@@ -80,12 +82,15 @@ export class LivenessCache {
     return this.trusted;
   }
 
-  /** The listener's verdict: trusted while it hears its probes. Either change forgets every answer. */
+  /**
+   * The listener's verdict: trusted while it hears its probes. Regaining trust forgets every answer (a
+   * revocation may have been missed while deaf); losing it keeps them, used only if Postgres is down.
+   */
   setTrusted(trusted: boolean): void {
     if (this.trusted === trusted) return;
     this.trusted = trusted;
     this.generation++;
-    this.entries.clear();
+    if (trusted) this.entries.clear();
   }
 
   /** The cached answer when there is a current one: the hot path (no allocation, no promise). */
@@ -98,6 +103,13 @@ export class LivenessCache {
     }
     this.entries.delete(jti);
     return undefined;
+  }
+
+  /** Postgres could not be asked: an answer cached within its lifetime (the safety net), else deny. */
+  private outageAnswer(jti: string, subject: string, now: number): Liveness {
+    const entry = this.entries.get(jti);
+    if (entry === undefined || entry.until <= now) return UNAVAILABLE;
+    return entry.subject === undefined || entry.subject === subject ? entry.answer : SUBJECT_MISMATCH;
   }
 
   /** Whether a NOTIFY marked this token revoked (still within its lifetime). */
@@ -185,7 +197,7 @@ export class LivenessCache {
       const row = byJti.get(jti);
       for (const w of waiters) {
         let answer: Liveness;
-        if (rows === undefined) answer = UNAVAILABLE; // Postgres unreachable: deny, cache nothing
+        if (rows === undefined) answer = this.outageAnswer(jti, w.subject, now); // Postgres unreachable: cache nothing
         else if (row === undefined) answer = { live: false, reason: 'unknown_token' };
         else if (row.revoked_at !== null) answer = { live: false, reason: 'revoked' };
         else if (row.expires_at.getTime() <= now) answer = { live: false, reason: 'expired' };
