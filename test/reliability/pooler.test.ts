@@ -14,6 +14,8 @@ import { buildAuthz } from '../helpers/authz.js';
 import { buildTokenService, postAcs, type TokenFixture } from '../helpers/token-service.js';
 import { claimsOf, until } from './fixtures/fixtures.js';
 import type { App } from '../../services/shared/app-base.js';
+import { connect } from '../../services/shared/db/connect.js';
+import { migrateToLatest, pendingMigrations } from '../../services/shared/db/migrator.js';
 
 if (!findBinary('pgbouncer')) {
   t.fail(PGBOUNCER_MISSING);
@@ -89,6 +91,29 @@ function run(): void {
     client.on('error', () => {});
     await t.rejects(client.connect(), /unsupported startup parameter/, 'refused: this pooler would catch a regression');
     await client.end().catch(() => {});
+  });
+
+  t.test('migrations run through PgBouncer: serialised by a transaction-level lock, none left behind', async (t) => {
+    const { url: direct, name } = await createTestDatabase(t, { migrate: false });
+    const bouncer = await startPgBouncer(t, adminUrl());
+    const admin = new pg.Client({ connectionString: direct });
+    await admin.connect();
+    t.teardown(() => admin.end());
+    const advisoryLocks = async (granted: boolean) =>
+      (await admin.query(`select count(*)::int as n from pg_locks where locktype = 'advisory' and granted = $1 and database = (select oid from pg_database where datname = current_database())`, [granted])).rows[0].n as number;
+    // Another migrator holds the lock: this one must wait for it.
+    await admin.query('begin');
+    await admin.query('select pg_advisory_xact_lock(3853314791062309107)');
+    const db = connect({ url: bouncer.urlFor(name), poolMax: 2, queryTimeoutMs: 0 });
+    t.teardown(() => db.destroy());
+    let finished = false;
+    const migrating = migrateToLatest(db.kysely).finally(() => (finished = true));
+    t.ok(await until(async () => (await advisoryLocks(false)) === 1, 10_000), 'the migrator waits for the migration lock');
+    t.notOk(finished, 'and has not migrated meanwhile');
+    await admin.query('commit');
+    t.same(await migrating, ['0001_initial_schema'], 'then migrates, through the pooler');
+    t.equal(await advisoryLocks(true), 0, 'no advisory lock is left on a pooled server connection');
+    t.same(await pendingMigrations(db.kysely), [], 'nothing pending');
   });
 
   t.test('both services become ready through PgBouncer in transaction mode and issuance works there', async (t) => {

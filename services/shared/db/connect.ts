@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresAdapter, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 
@@ -16,6 +16,22 @@ export interface DbOptions {
   queryTimeoutMs?: number;
 }
 
+/**
+ * Kysely's Postgres adapter holds a session-level advisory lock around migrations: through a
+ * transaction-mode pooler the lock and the unlock can run on different server connections, and the lock
+ * then stays held by a pooled connection. Migrations take a transaction-level lock instead (migrator.ts).
+ */
+class TransactionLockAdapter extends PostgresAdapter {
+  override async acquireMigrationLock(): Promise<void> {}
+  override async releaseMigrationLock(): Promise<void> {}
+}
+
+class PoolerSafeDialect extends PostgresDialect {
+  override createAdapter(): PostgresAdapter {
+    return new TransactionLockAdapter();
+  }
+}
+
 export type QueryObserver = (seconds: number, ok: boolean) => void;
 
 export interface Db {
@@ -29,7 +45,8 @@ export interface Db {
 /**
  * Opens a pool and a typed Kysely instance over it. Pool errors (a dropped idle client) never crash.
  * Works through a transaction-mode pooler (PgBouncer, RDS Proxy, Supavisor): no startup parameter but
- * `application_name`, no session state, unnamed statements only.
+ * `application_name`, no session state (no session SET, advisory lock, LISTEN or temporary table),
+ * unnamed statements only.
  */
 export function connect(opts: DbOptions): Db {
   const pool = new pg.Pool({
@@ -47,7 +64,7 @@ export function connect(opts: DbOptions): Db {
   pool.on('connect', (client) => client.on('error', () => {}));
   let observer: QueryObserver | undefined;
   const kysely = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool }),
+    dialect: new PoolerSafeDialect({ pool }),
     log: (event) => observer?.(event.queryDurationMillis / 1000, event.level === 'query'),
   });
   let destroyed: Promise<void> | undefined;
