@@ -107,12 +107,16 @@ export class RevocationListener {
   private probe(): void {
     if (this.stopped || !this.connected) return;
     const seq = ++this.sentSeq;
-    const deadline = setTimeout(() => {
-      this.deadlines.delete(deadline);
+    const missed = () => {
       if (this.heardSeq >= seq || this.stopped) return;
       this.missedProbes++;
       this.opts.onProbeMissed?.();
       if (this.connected) this.setHealthy(false, 'probe_missed');
+    };
+    const deadline = setTimeout(() => {
+      this.deadlines.delete(deadline);
+      // After a stalled event loop, timers run before pending I/O: let a probe that did arrive be read first.
+      setImmediate(missed);
     }, this.opts.probeTimeoutMs);
     deadline.unref();
     this.deadlines.add(deadline);
