@@ -6,6 +6,7 @@ import { PolicyStore } from './policy/store.js';
 import { KeySource } from './tokens/key-source.js';
 import { LivenessCache } from './tokens/liveness.js';
 import { RevocationListener } from './tokens/listener.js';
+import { sendNotification } from './tokens/store.js';
 import auth, { supportEveryMethod } from './routes/auth.js';
 
 export interface BuildOptions {
@@ -57,12 +58,22 @@ export async function buildApp(config: AuthzServiceConfig, opts: BuildOptions = 
     maxPending: config.cache.maxPending,
     batchSize: 200,
     maxConcurrentQueries: 2,
+    degradedBatchMs: config.cache.degradedBatchMs,
     onEvent: metrics.cacheEvent,
     onQuery: (seconds, ok) => metrics.lookups.observe({ result: ok ? 'ok' : 'error' }, seconds),
   });
+  metrics.listenerHealthy.set(0);
   const listener = new RevocationListener({
-    url: config.databaseUrl,
+    url: config.listenDatabaseUrl ?? config.databaseUrl,
     log: app.log,
+    sendProbe: (channel, payload) => sendNotification(app.db.kysely, channel, payload),
+    probeIntervalMs: config.listenerProbe.intervalMs,
+    probeTimeoutMs: config.listenerProbe.timeoutMs,
+    onHealthChange: (healthy) => {
+      liveness.setTrusted(healthy);
+      metrics.listenerHealthy.set(healthy ? 1 : 0);
+    },
+    onProbeMissed: () => metrics.probesMissed.inc(),
     onRevoked: (jti) => {
       metrics.revocations.inc();
       liveness.revoke(jti);
@@ -72,7 +83,8 @@ export async function buildApp(config: AuthzServiceConfig, opts: BuildOptions = 
   });
   await listener.start();
 
-  app.readiness.add('revocation_listener', () => listener.connected);
+  // Not hearing notifications is reported, never a reason to stop serving: /auth then asks Postgres.
+  app.readiness.add('revocation_listener', () => (listener.healthy ? true : 'degraded'));
   app.readiness.add('keys', () => keys.loaded);
   app.addHook('onClose', async () => {
     policy.stop();

@@ -56,7 +56,9 @@ export interface AuthzServiceConfig extends CommonConfig {
   /** POLICY_ALLOW_LINT_ERRORS: start (and reload) on a policy that `policy lint` rates an error */
   policyAllowLintErrors: boolean;
   pathRelaxations: Partial<Relaxations>;
-  cache: { ttlSeconds: number; maxEntries: number; maxPending: number };
+  cache: { ttlSeconds: number; maxEntries: number; maxPending: number; degradedBatchMs: number };
+  /** The listener's self-test: a probe notification every `intervalMs`, to be heard within `timeoutMs`. */
+  listenerProbe: { intervalMs: number; timeoutMs: number };
   accessLog: boolean;
 }
 
@@ -149,6 +151,11 @@ export function loadAuthzServiceConfig(env: Env): AuthzServiceConfig {
       ttlSeconds: r.int('CACHE_TTL_SECONDS', { default: 30, min: 1, max: 3600 }),
       maxEntries: r.int('CACHE_MAX_ENTRIES', { default: 100_000, min: 100, max: 10_000_000 }),
       maxPending: r.int('LIVENESS_MAX_PENDING', { default: 10_000, min: 10, max: 1_000_000 }),
+      degradedBatchMs: r.int('LIVENESS_DEGRADED_BATCH_MS', { default: 5, min: 1, max: 500 }),
+    },
+    listenerProbe: {
+      intervalMs: r.int('LISTENER_PROBE_INTERVAL_MS', { default: 500, min: 50, max: 60_000 }),
+      timeoutMs: r.int('LISTENER_PROBE_TIMEOUT_MS', { default: 500, min: 10, max: 60_000 }),
     },
     accessLog: r.bool('ACCESS_LOG', true),
   };

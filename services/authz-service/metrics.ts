@@ -4,7 +4,7 @@ import { LabelCache } from '../shared/label-cache.js';
 
 export const OUTCOMES = ['allow', 'deny', 'unauthenticated', 'bad_request'] as const;
 export type MetricOutcome = (typeof OUTCOMES)[number];
-export const CACHE_EVENTS = ['hit', 'miss', 'eviction', 'coalesced', 'overload'] as const;
+export const CACHE_EVENTS = ['hit', 'miss', 'eviction', 'coalesced', 'overload', 'untrusted'] as const;
 export type CacheEvent = (typeof CACHE_EVENTS)[number];
 
 /**
@@ -28,12 +28,18 @@ export function authzMetrics(registry: Registry) {
   const cache = closedCounter(
     registry,
     'authz_token_cache_events_total',
-    'Token liveness cache events: hit, miss, eviction, coalesced (a lookup joined one in flight), overload (refused, queue full)',
+    'Token liveness cache events: hit, miss, eviction, coalesced (a lookup joined one in flight), overload (refused, queue full), untrusted (looked up because the listener does not hear notifications)',
     'event',
     CACHE_EVENTS,
   );
   const revocations = new Counter({ name: 'authz_revocations_received_total', help: 'Revocation notifications received from Postgres', registers: [registry] });
   const listener = new Gauge({ name: 'authz_revocation_listener_up', help: '1 while the LISTEN connection is up', registers: [registry] });
+  const listenerHealthy = new Gauge({
+    name: 'authz_revocation_listener_healthy',
+    help: '1 while the listener hears its own probe notifications (cache trusted); 0 = degraded, every request looked up in Postgres',
+    registers: [registry],
+  });
+  const probesMissed = new Counter({ name: 'authz_revocation_probes_missed_total', help: 'Probe notifications the listener did not hear within LISTENER_PROBE_TIMEOUT_MS', registers: [registry] });
   const lookups = new Histogram({
     name: 'authz_liveness_query_duration_seconds',
     help: 'Liveness lookups against Postgres (batched), by result',
@@ -53,7 +59,7 @@ export function authzMetrics(registry: Registry) {
     latencyByOutcome[outcome].observe(seconds);
   };
   const cacheEvent = (event: CacheEvent) => cacheEvents[event].inc();
-  return { decided, cacheEvent, decisions, decisionSeconds, cache, revocations, listener, lookups, reloads, rules, policyInfo };
+  return { decided, cacheEvent, decisions, decisionSeconds, cache, revocations, listener, listenerHealthy, probesMissed, lookups, reloads, rules, policyInfo };
 }
 
 export type AuthzMetrics = ReturnType<typeof authzMetrics>;

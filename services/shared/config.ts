@@ -6,6 +6,11 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** What every service reads: where to listen, where Postgres is, how to log and stop. */
 export interface CommonConfig {
   databaseUrl: string;
+  /**
+   * A direct (unpooled) connection for LISTEN, when DATABASE_URL goes through a transaction-mode pooler
+   * (LISTEN cannot work there). Undefined: the listener uses DATABASE_URL.
+   */
+  listenDatabaseUrl: string | undefined;
   databasePoolMax: number;
   host: string;
   port: number;
@@ -20,9 +25,11 @@ export interface CommonConfig {
 
 export function readCommonConfig(r: EnvReader, ports: { port: number; metricsPort: number }): CommonConfig {
   const databaseUrl = r.url('DATABASE_URL', { required: true, file: true, protocols: ['postgres:', 'postgresql:'] }) ?? '';
+  const listenDatabaseUrl = r.url('LISTEN_DATABASE_URL', { file: true, protocols: ['postgres:', 'postgresql:'] });
   const host = r.string('HOST', { default: '0.0.0.0' }) ?? '0.0.0.0';
   const config: CommonConfig = {
     databaseUrl,
+    listenDatabaseUrl,
     databasePoolMax: r.int('DATABASE_POOL_MAX', { default: 10, min: 1, max: 1000 }),
     host,
     port: r.port('PORT', ports.port),

@@ -4,7 +4,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { pendingMigrations } from './db/migrator.js';
 
-export type ReadinessCheck = () => Promise<boolean> | boolean;
+/** true = ok, false = not ready, 'degraded' = ready but working in a slower, still correct mode. */
+export type CheckResult = boolean | 'degraded';
+export type ReadinessCheck = () => Promise<CheckResult> | CheckResult;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,13 +19,14 @@ declare module 'fastify' {
 }
 
 const HealthBody = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable'), Type.Literal('shutting_down')]),
-  checks: Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('failed')])),
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('unavailable'), Type.Literal('shutting_down')]),
+  checks: Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('failed')])),
 });
 
 /**
  * GET /healthz — liveness: the process answers (never depends on the database).
  * GET /readyz — readiness: Postgres reachable, migrations applied, plus each service's own checks.
+ * A check may report `degraded` (slower, still correct): the status says so and stays 200.
  */
 const health: FastifyPluginAsync = async (app) => {
   const checks = new Map<string, ReadinessCheck>();
@@ -47,20 +50,27 @@ const health: FastifyPluginAsync = async (app) => {
   const schema = { response: { 200: HealthBody, 503: HealthBody } };
   app.get('/healthz', { schema, logLevel: 'warn' }, async () => ({ status: 'ok' as const, checks: {} }));
   app.get('/readyz', { schema, logLevel: 'warn' }, async (req, reply) => {
-    const results: Record<string, 'ok' | 'failed'> = {};
+    const results: Record<string, 'ok' | 'degraded' | 'failed'> = {};
     await Promise.all(
       [...checks].map(async ([name, check]) => {
-        let ok = false;
+        let result: CheckResult = false;
         try {
-          ok = await check();
+          result = await check();
         } catch (err) {
           req.log.warn({ check: name, reason: (err as Error).message }, 'readiness check failed');
         }
-        results[name] = ok ? 'ok' : 'failed';
+        results[name] = result === true ? 'ok' : result === 'degraded' ? 'degraded' : 'failed';
       }),
     );
-    const status = readiness.shuttingDown ? 'shutting_down' : Object.values(results).every((r) => r === 'ok') ? 'ok' : 'unavailable';
-    return reply.code(status === 'ok' ? 200 : 503).send({ status, checks: results });
+    const values = Object.values(results);
+    const status = readiness.shuttingDown
+      ? 'shutting_down'
+      : values.includes('failed')
+        ? 'unavailable'
+        : values.includes('degraded')
+          ? 'degraded'
+          : 'ok';
+    return reply.code(status === 'ok' || status === 'degraded' ? 200 : 503).send({ status, checks: results });
   });
 };
 

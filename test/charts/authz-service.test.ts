@@ -1,4 +1,5 @@
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { helmBinary } from './helm.js';
 import { ciValues, kinds, lint, one, render, renderNotes, template, type K8sObject } from './render.js';
@@ -169,6 +170,38 @@ t.test('NetworkPolicy: /auth from the ingress controller only, metrics from moni
   }]);
   t.same(traefik.spec.egress[0], { ports: [{ port: 6432, protocol: 'TCP' }], to: [{ ipBlock: { cidr: '10.20.0.0/16' } }] });
   t.notOk(render(CHART, { ...fromValues, set: { ...config, 'networkPolicy.enabled': 'false' } }).some((o) => o.kind === 'NetworkPolicy'));
+});
+
+t.test('secrets.listenDatabaseUrl: LISTEN_DATABASE_URL_FILE from the chart Secret or an existing one; a URL that is not postgres:// fails the render', async (t) => {
+  type Secretish = { name: string; items: Array<{ key: string; path: string }> };
+  type Pod = { volumes: Array<{ name: string; projected?: { sources: Array<{ secret: { name: string; items: Array<{ key: string; path: string }> } }> } }> };
+  const sources = (objects: K8sObject[]) => (podSpec(one(objects, 'Deployment')) as unknown as Pod).volumes.find((v) => v.name === 'secrets')!.projected!.sources.map((s: { secret: Secretish }) => s.secret);
+  const withListen = { ...fromValues, setFile: { ...fromValues.setFile, 'secrets.listenDatabaseUrl.value': secrets.databaseUrl } };
+  const objects = render(CHART, withListen);
+  const env = container(podSpec(one(objects, 'Deployment')), 'authz-service').env ?? [];
+  t.same(env.find((e) => e.name === 'LISTEN_DATABASE_URL_FILE'), { name: 'LISTEN_DATABASE_URL_FILE', value: '/var/run/secrets/saml-authz/listen-database-url' });
+  const secret = one(objects, 'Secret', FULL) as K8sObject & { data: Record<string, string> };
+  t.equal(Buffer.from(secret.data['listen-database-url']!, 'base64').toString(), readFileSync(secrets.databaseUrl, 'utf8'), 'kept in the chart Secret');
+  t.same(sources(objects).find((s) => s.items[0]!.path === 'listen-database-url'), { name: FULL, items: [{ key: 'listen-database-url', path: 'listen-database-url' }] });
+  t.notOk(container(podSpec(one(render(CHART, fromValues), 'Deployment')), 'authz-service').env?.some((e) => e.name === 'LISTEN_DATABASE_URL_FILE'), 'absent unless given');
+  t.same(sources(render(CHART, allFlags)).find((s) => s.items[0]!.path === 'listen-database-url'), { name: 'saml-authz-database', items: [{ key: 'direct-url', path: 'listen-database-url' }] }, 'from an existing Secret and key');
+  const bad = template(CHART, { ...fromValues, set: { ...fromValues.set, 'secrets.listenDatabaseUrl.value': 'mysql://db.example.internal/x' } });
+  t.not(bad.status, 0);
+  t.match(bad.stderr, 'secrets.listenDatabaseUrl.value must be a postgres:// or postgresql:// URL');
+  const both = template(CHART, { ...withListen, set: { ...fromValues.set, 'secrets.listenDatabaseUrl.existingSecret': 'x' } });
+  t.not(both.status, 0);
+  t.match(both.stderr, 'secrets.listenDatabaseUrl: set either secrets.listenDatabaseUrl.value or secrets.listenDatabaseUrl.existingSecret, not both');
+
+  // The degraded mode's settings and the egress to the direct Postgres (DATABASE_URL being a pooler on 6432).
+  const cm = (o: Parameters<typeof render>[1]) => (one(render(CHART, o), 'ConfigMap', FULL) as K8sObject & { data: Record<string, string> }).data;
+  t.match(cm(allFlags), { LIVENESS_DEGRADED_BATCH_MS: '10', LISTENER_PROBE_INTERVAL_MS: '1000', LISTENER_PROBE_TIMEOUT_MS: '750' });
+  t.notOk(['LIVENESS_DEGRADED_BATCH_MS', 'LISTENER_PROBE_INTERVAL_MS', 'LISTENER_PROBE_TIMEOUT_MS'].some((k) => k in cm(fromValues)), 'service defaults unless set');
+  type Np = K8sObject & { spec: { egress: unknown[] } };
+  t.same((one(render(CHART, allFlags), 'NetworkPolicy') as Np).spec.egress.slice(0, 2), [
+    { ports: [{ port: 6432, protocol: 'TCP' }], to: [{ ipBlock: { cidr: '10.20.0.0/16' } }] },
+    { ports: [{ port: 5432, protocol: 'TCP' }], to: [{ ipBlock: { cidr: '10.21.0.0/16' } }] },
+  ], 'egress to the pooler and to the direct Postgres');
+  t.equal((one(render(CHART, fromValues), 'NetworkPolicy') as Np).spec.egress.length, 3, 'no extra rule by default');
 });
 
 t.test('ServiceMonitor only when enabled; Service exposes http and metrics', async (t) => {

@@ -73,7 +73,7 @@ t.test('the groups rendered by the two charts are exactly observability/promethe
     rule.spec.groups.flatMap((g) => g.rules).find((r) => r.alert === alert)?.annotations?.summary;
   t.equal(
     summary(authzRule, 'AuthzRevocationListenerDown'),
-    'authz-service {{ $labels.instance }} is not listening for revocations: revoked tokens work until CACHE_TTL_SECONDS',
+    'authz-service {{ $labels.instance }} is not listening for revocations: every /auth is looked up in Postgres until it is back (slower, still correct)',
   );
   t.match(summary(tokenRule, 'SamlAuthzDatabaseUnreachable'), /^\{\{ \$labels\.instance \}\} cannot reach Postgres/);
   const literal = (text: string) => text.split('{{ $labels.instance }}').length - 1;

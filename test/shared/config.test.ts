@@ -66,6 +66,26 @@ t.test('secrets are read from *_FILE; giving both is an error; an unreadable fil
   ]);
 });
 
+t.test('LISTEN_DATABASE_URL: optional (the listener then uses DATABASE_URL), a postgres URL, also as _FILE, in both services', async (t) => {
+  const DIRECT = 'postgres://u:p@10.0.0.5:5432/db';
+  for (const [name, load] of [['token-service', token], ['authz-service', authz]] as const) {
+    t.equal(load({ DATABASE_URL: DB }).listenDatabaseUrl, undefined, `${name}: unset by default`);
+    t.equal(load({ DATABASE_URL: DB, LISTEN_DATABASE_URL: DIRECT }).listenDatabaseUrl, DIRECT, `${name}: read`);
+    t.same(problemsOf(() => load({ DATABASE_URL: DB, LISTEN_DATABASE_URL: 'http://u:secret@h/db' })), [
+      'LISTEN_DATABASE_URL: expected a URL (postgres: or postgresql:), got an unusable value',
+    ], `${name}: not postgres, and the value is not echoed`);
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'cfg-'));
+  const file = join(dir, 'listen-url');
+  await writeFile(file, `${DIRECT}\n`);
+  t.equal(authz({ DATABASE_URL: DB, LISTEN_DATABASE_URL_FILE: file }).listenDatabaseUrl, DIRECT, 'from LISTEN_DATABASE_URL_FILE');
+  t.match(authz({ DATABASE_URL: DB }), { listenerProbe: { intervalMs: 500, timeoutMs: 500 }, cache: { degradedBatchMs: 5 } }, 'probe and degraded-mode defaults');
+  t.same(problemsOf(() => authz({ DATABASE_URL: DB, LISTENER_PROBE_INTERVAL_MS: '10', LIVENESS_DEGRADED_BATCH_MS: '0' })), [
+    'LIVENESS_DEGRADED_BATCH_MS: expected an integer between 1 and 500, got "0"',
+    'LISTENER_PROBE_INTERVAL_MS: expected an integer between 50 and 60000, got "10"',
+  ]);
+});
+
 t.test('a problem message never echoes a secret value', async (t) => {
   const secret = 'postgres-password-value';
   const problems = problemsOf(() => token({ DATABASE_URL: `mysql://u:${secret}@h/db` }));

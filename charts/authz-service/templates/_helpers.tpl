@@ -70,6 +70,7 @@ whether it is required, and what the PEM must contain (empty: not PEM).
 */}}
 {{- define "authz-service.secretSpecs" -}}
 databaseUrl: {env: DATABASE_URL, file: database-url, required: true, pem: ""}
+listenDatabaseUrl: {env: LISTEN_DATABASE_URL, file: listen-database-url, required: false, pem: ""}
 jwtPublicKeys: {env: JWT_PUBLIC_KEYS, file: jwt-public-keys.pem, required: false, pem: ""}
 {{- end }}
 
@@ -99,6 +100,9 @@ look like PEM. Fails the render with a message naming the value to set.
 {{- end }}
 {{- if and (not .Values.secrets.databaseUrl.existingSecret) (not (regexMatch "^postgres(ql)?://" .Values.secrets.databaseUrl.value)) }}
 {{- fail "secrets.databaseUrl.value must be a postgres:// or postgresql:// URL" }}
+{{- end }}
+{{- if and .Values.secrets.listenDatabaseUrl.value (not (regexMatch "^postgres(ql)?://" .Values.secrets.listenDatabaseUrl.value)) }}
+{{- fail "secrets.listenDatabaseUrl.value must be a postgres:// or postgresql:// URL (a direct connection to Postgres, not the pooler)" }}
 {{- end }}
 {{- end }}
 
@@ -176,6 +180,9 @@ service's own default applies.
   "PATH_RELAXATIONS" $c.pathRelaxations
   "CACHE_TTL_SECONDS" $c.cache.ttlSeconds
   "CACHE_MAX_ENTRIES" $c.cache.maxEntries
+  "LIVENESS_DEGRADED_BATCH_MS" $c.cache.degradedBatchMs
+  "LISTENER_PROBE_INTERVAL_MS" $c.listenerProbe.intervalMs
+  "LISTENER_PROBE_TIMEOUT_MS" $c.listenerProbe.timeoutMs
   "ACCESS_LOG" $c.accessLog
   "ALLOW_METHOD_OVERRIDE" $c.allowMethodOverride
   "REFUSAL_HEADERS" $c.refusalHeaders
@@ -225,6 +232,22 @@ service's own default applies.
     {{- toYaml . | nindent 4 }}
     {{- end }}
   {{- end }}
+{{- $ldb := .Values.networkPolicy.listenDatabase }}
+{{- if or $ldb.port $ldb.cidrs $ldb.peers }}
+- ports:
+    - port: {{ $ldb.port | default $db.port }}
+      protocol: TCP
+  {{- if or $ldb.cidrs $ldb.peers }}
+  to:
+    {{- range $ldb.cidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+    {{- with $ldb.peers }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- end }}
+{{- end }}
 - to:
     - namespaceSelector:
         {{- toYaml .Values.networkPolicy.dns.namespaceSelector | nindent 8 }}

@@ -91,6 +91,7 @@ whether it is required, and what the PEM must contain (empty: not PEM).
 */}}
 {{- define "token-service.secretSpecs" -}}
 databaseUrl: {env: DATABASE_URL, file: database-url, required: true, pem: ""}
+listenDatabaseUrl: {env: LISTEN_DATABASE_URL, file: listen-database-url, required: false, pem: ""}
 jwtPrivateKeys: {env: JWT_PRIVATE_KEY, file: jwt-private-keys.pem, required: true, pem: "PRIVATE KEY-----"}
 idpCertificates: {env: SAML_IDP_CERT, file: idp-certificates.pem, required: true, pem: "-----BEGIN CERTIFICATE-----"}
 samlDecryptionKey: {env: SAML_DECRYPTION_KEY, file: saml-decryption-key.pem, required: false, pem: "PRIVATE KEY-----"}
@@ -119,6 +120,9 @@ look like PEM. Fails the render with a message naming the value to set.
 {{- end }}
 {{- if and (not .Values.secrets.databaseUrl.existingSecret) (not (regexMatch "^postgres(ql)?://" .Values.secrets.databaseUrl.value)) }}
 {{- fail "secrets.databaseUrl.value must be a postgres:// or postgresql:// URL" }}
+{{- end }}
+{{- if and .Values.secrets.listenDatabaseUrl.value (not (regexMatch "^postgres(ql)?://" .Values.secrets.listenDatabaseUrl.value)) }}
+{{- fail "secrets.listenDatabaseUrl.value must be a postgres:// or postgresql:// URL (a direct connection to Postgres, not the pooler)" }}
 {{- end }}
 {{- end }}
 

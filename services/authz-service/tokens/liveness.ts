@@ -16,7 +16,12 @@ export interface LivenessOptions {
   batchSize: number;
   /** Queries in flight at once. */
   maxConcurrentQueries: number;
-  onEvent?: (event: 'hit' | 'miss' | 'eviction' | 'coalesced' | 'overload', n?: number) => void;
+  /**
+   * While the cache is not trusted (the listener does not hear notifications), every request is looked
+   * up: lookups are gathered for this many ms and sent as one query (bounded load, bounded delay).
+   */
+  degradedBatchMs: number;
+  onEvent?: (event: 'hit' | 'miss' | 'eviction' | 'coalesced' | 'overload' | 'untrusted', n?: number) => void;
   onQuery?: (seconds: number, ok: boolean) => void;
 }
 
@@ -37,6 +42,7 @@ interface Waiter {
 const LIVE: Liveness = { live: true };
 const UNAVAILABLE: Liveness = { live: false, reason: 'liveness_unavailable' };
 const SUBJECT_MISMATCH: Liveness = { live: false, reason: 'subject_mismatch' };
+const REVOKED: Liveness = { live: false, reason: 'revoked' };
 
 /**
  * The design's allow-list, cached. A well-signed token is live only while its row exists, unrevoked
@@ -44,6 +50,13 @@ const SUBJECT_MISMATCH: Liveness = { live: false, reason: 'subject_mismatch' };
  * NOTIFY (see listener.ts) and mark the entry dead at once, and misses are coalesced into batched
  * queries with a bounded queue, so the steady state makes no query per request and a flood of unknown
  * tokens makes a bounded number of queries.
+ *
+ * The cache is trusted only while the listener proves it hears notifications (`setTrusted`). While it
+ * is not, no cached answer is used and none is stored: every request is looked up, gathered into one
+ * query per `degradedBatchMs` (slower, never wrong). Only when Postgres cannot be asked at all does an
+ * answer cached before the blind period still count, within its bounded lifetime (the safety net of a
+ * database outage, when no revocation can be made either). Regaining trust forgets every answer, and a
+ * lookup that started before a change of trust never stores its result.
  */
 export class LivenessCache {
   private readonly entries = new Map<string, Entry>();
@@ -52,6 +65,9 @@ export class LivenessCache {
   private pendingCount = 0;
   private running = 0;
   private scheduled = false;
+  private trusted = false;
+  /** Bumped on every change of trust: results of lookups from an older generation are not stored. */
+  private generation = 0;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -60,6 +76,21 @@ export class LivenessCache {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  get isTrusted(): boolean {
+    return this.trusted;
+  }
+
+  /**
+   * The listener's verdict: trusted while it hears its probes. Regaining trust forgets every answer (a
+   * revocation may have been missed while deaf); losing it keeps them, used only if Postgres is down.
+   */
+  setTrusted(trusted: boolean): void {
+    if (this.trusted === trusted) return;
+    this.trusted = trusted;
+    this.generation++;
+    if (trusted) this.entries.clear();
   }
 
   /** The cached answer when there is a current one: the hot path (no allocation, no promise). */
@@ -74,17 +105,28 @@ export class LivenessCache {
     return undefined;
   }
 
-  private peekQuiet(jti: string, subject: string): Liveness | undefined {
+  /** Postgres could not be asked: an answer cached within its lifetime (the safety net), else deny. */
+  private outageAnswer(jti: string, subject: string, now: number): Liveness {
     const entry = this.entries.get(jti);
-    if (entry === undefined) return undefined;
+    if (entry === undefined || entry.until <= now) return UNAVAILABLE;
     return entry.subject === undefined || entry.subject === subject ? entry.answer : SUBJECT_MISMATCH;
+  }
+
+  /** Whether a NOTIFY marked this token revoked (still within its lifetime). */
+  private revokedMark(jti: string, now: number): boolean {
+    const entry = this.entries.get(jti);
+    return entry !== undefined && !entry.answer.live && entry.answer.reason === 'revoked' && entry.until > now;
   }
 
   /** Cached answer, or one from Postgres (coalesced with other lookups of the same or other tokens). */
   check(jti: string, subject: string, now = Date.now()): Liveness | Promise<Liveness> {
-    const cached = this.peek(jti, subject, now);
-    if (cached !== undefined) return cached;
-    this.opts.onEvent?.('miss');
+    if (this.trusted) {
+      const cached = this.peek(jti, subject, now);
+      if (cached !== undefined) return cached;
+      this.opts.onEvent?.('miss');
+    } else {
+      this.opts.onEvent?.('untrusted');
+    }
     const waiting = this.inflight.get(jti);
     if (waiting) {
       this.opts.onEvent?.('coalesced');
@@ -115,7 +157,7 @@ export class LivenessCache {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const flush = () => {
       this.scheduled = false;
       while (this.queue.length > 0 && this.running < this.opts.maxConcurrentQueries) {
         const batch = this.queue.splice(0, this.opts.batchSize);
@@ -125,10 +167,13 @@ export class LivenessCache {
           if (this.queue.length > 0) this.schedule();
         });
       }
-    });
+    };
+    if (this.trusted) setImmediate(flush);
+    else setTimeout(flush, this.opts.degradedBatchMs);
   }
 
   private async lookup(jtis: string[]): Promise<void> {
+    const generation = this.generation;
     const started = process.hrtime.bigint();
     let rows: { jti: string; subject: string; expires_at: Date; revoked_at: Date | null }[] | undefined;
     try {
@@ -142,6 +187,8 @@ export class LivenessCache {
       this.opts.onQuery?.(Number(process.hrtime.bigint() - started) / 1e9, false);
     }
     const now = Date.now();
+    // Only a lookup made and answered within one period of trust may be remembered.
+    const storable = rows !== undefined && this.trusted && generation === this.generation;
     const byJti = new Map(rows?.map((r) => [r.jti, r]));
     for (const jti of jtis) {
       const waiters = this.inflight.get(jti) ?? [];
@@ -150,19 +197,19 @@ export class LivenessCache {
       const row = byJti.get(jti);
       for (const w of waiters) {
         let answer: Liveness;
-        if (rows === undefined) answer = UNAVAILABLE; // Postgres unreachable: deny, cache nothing
+        if (rows === undefined) answer = this.outageAnswer(jti, w.subject, now); // Postgres unreachable: cache nothing
         else if (row === undefined) answer = { live: false, reason: 'unknown_token' };
         else if (row.revoked_at !== null) answer = { live: false, reason: 'revoked' };
         else if (row.expires_at.getTime() <= now) answer = { live: false, reason: 'expired' };
-        else answer = LIVE;
-        if (rows !== undefined) {
-          const entry: Entry = answer.live
-            ? { until: Math.min(now + this.opts.ttlMs, row!.expires_at.getTime()), answer, subject: row!.subject }
+        else answer = row.subject === w.subject ? LIVE : SUBJECT_MISMATCH;
+        if (storable) {
+          const entry: Entry = row !== undefined && (answer.live || answer === SUBJECT_MISMATCH)
+            ? { until: Math.min(now + this.opts.ttlMs, row.expires_at.getTime()), answer: LIVE, subject: row.subject }
             : { until: now + this.opts.ttlMs, answer };
           this.store(jti, entry, false);
-          // A revocation that arrived while the query ran wins over what the query read.
-          answer = this.peekQuiet(jti, w.subject) ?? answer;
         }
+        // A revocation that arrived while the query ran wins over what the query read.
+        if (rows !== undefined && this.revokedMark(jti, now)) answer = REVOKED;
         w.resolve(answer);
       }
     }

@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresAdapter, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 
@@ -7,8 +7,29 @@ export interface DbOptions {
   poolMax?: number;
   /** Milliseconds to wait for a connection before failing (fail closed, fast). */
   connectTimeoutMs?: number;
-  /** Milliseconds a statement may run before Postgres cancels it. */
-  statementTimeoutMs?: number;
+  /**
+   * Milliseconds a query may take before the client gives up on it (pg's client-side `query_timeout`;
+   * 0 = none). Client-side on purpose: a `statement_timeout` startup parameter is refused by a default
+   * PgBouncer, and a session-level SET does not survive transaction pooling. Operators who also want the
+   * server to cancel set it on the role (`ALTER ROLE … SET statement_timeout`), which every pooler honours.
+   */
+  queryTimeoutMs?: number;
+}
+
+/**
+ * Kysely's Postgres adapter holds a session-level advisory lock around migrations: through a
+ * transaction-mode pooler the lock and the unlock can run on different server connections, and the lock
+ * then stays held by a pooled connection. Migrations take a transaction-level lock instead (migrator.ts).
+ */
+class TransactionLockAdapter extends PostgresAdapter {
+  override async acquireMigrationLock(): Promise<void> {}
+  override async releaseMigrationLock(): Promise<void> {}
+}
+
+class PoolerSafeDialect extends PostgresDialect {
+  override createAdapter(): PostgresAdapter {
+    return new TransactionLockAdapter();
+  }
 }
 
 export type QueryObserver = (seconds: number, ok: boolean) => void;
@@ -21,14 +42,19 @@ export interface Db {
   destroy(): Promise<void>;
 }
 
-/** Opens a pool and a typed Kysely instance over it. Pool errors (a dropped idle client) never crash. */
+/**
+ * Opens a pool and a typed Kysely instance over it. Pool errors (a dropped idle client) never crash.
+ * Works through a transaction-mode pooler (PgBouncer, RDS Proxy, Supavisor): no startup parameter but
+ * `application_name`, no session state (no session SET, advisory lock, LISTEN or temporary table),
+ * unnamed statements only.
+ */
 export function connect(opts: DbOptions): Db {
   const pool = new pg.Pool({
     connectionString: opts.url,
     max: opts.poolMax ?? 10,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
     idleTimeoutMillis: 30_000,
-    statement_timeout: opts.statementTimeoutMs ?? 5000,
+    query_timeout: opts.queryTimeoutMs ?? 5000,
     application_name: 'saml-authz',
   });
   // A client whose server went away emits 'error': the pool listens only while the client is idle, so
@@ -38,7 +64,7 @@ export function connect(opts: DbOptions): Db {
   pool.on('connect', (client) => client.on('error', () => {}));
   let observer: QueryObserver | undefined;
   const kysely = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool }),
+    dialect: new PoolerSafeDialect({ pool }),
     log: (event) => observer?.(event.queryDurationMillis / 1000, event.level === 'query'),
   });
   let destroyed: Promise<void> | undefined;

@@ -10,7 +10,7 @@ async function main(argv: string[]): Promise<number> {
   const r = new EnvReader(process.env);
   const url = r.url('DATABASE_URL', { required: true, file: true, protocols: ['postgres:', 'postgresql:'] });
   r.done();
-  const db = connect({ url: url!, poolMax: 1, statementTimeoutMs: 0, connectTimeoutMs: 10_000 });
+  const db = connect({ url: url!, poolMax: 1, queryTimeoutMs: 0, connectTimeoutMs: 10_000 });
   try {
     const migrator = createMigrator(db.kysely);
     const result = argv[0] === 'down' ? await migrator.migrateDown() : await migrator.migrateToLatest();

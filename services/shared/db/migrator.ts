@@ -11,6 +11,20 @@ export function defaultMigrationsDir(): string {
   return join(here, up, 'migrations');
 }
 
+/** Kysely's own migration lock id: a migrator of an older version (session-level lock) still conflicts. */
+const MIGRATION_LOCK_ID = 3853314791062309107n;
+
+/**
+ * Each migration first takes the migration lock for the rest of the migrator's transaction, then checks
+ * that no other migrator applied it meanwhile. Transaction-scoped, so it works through a transaction-mode
+ * pooler (PgBouncer), where a session-level lock would outlive the migration on a pooled connection.
+ */
+async function lockFor(db: Kysely<unknown>, name: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${sql.lit(MIGRATION_LOCK_ID)})`.execute(db);
+  const done = await sql<{ n: number }>`select count(*)::int as n from kysely_migration where name = ${name}`.execute(db);
+  if ((done.rows[0]?.n ?? 0) > 0) throw new Error(`migration ${name} was applied meanwhile by another migrator: nothing done, run again`);
+}
+
 /**
  * Plain SQL migrations: NNNN_name.up.sql with an optional NNNN_name.down.sql. Each file runs in the
  * migrator's transaction. Migrations never import application code and are frozen once landed.
@@ -28,12 +42,14 @@ export class SqlFileMigrationProvider implements MigrationProvider {
       const downSql = files.includes(downFile) ? await readFile(join(this.dir, downFile), 'utf8') : undefined;
       migrations[name] = {
         up: async (db: Kysely<unknown>) => {
+          await lockFor(db, name);
           await sql.raw(upSql).execute(db);
         },
         ...(downSql === undefined
           ? {}
           : {
               down: async (db: Kysely<unknown>) => {
+                await sql`select pg_advisory_xact_lock(${sql.lit(MIGRATION_LOCK_ID)})`.execute(db);
                 await sql.raw(downSql).execute(db);
               },
             }),
