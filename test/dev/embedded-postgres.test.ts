@@ -22,11 +22,7 @@ async function query(url: string, sql: string): Promise<unknown[]> {
   }
 }
 
-t.test('as root, from a folder only root can enter: binaries and data are moved where the postgres user reaches them', async (t) => {
-  if (process.getuid?.() !== 0) {
-    t.skip('needs root: this is the container-user case (run npm test as root to cover it)');
-    return;
-  }
+t.test('as root, from a folder only root can enter: binaries and data are moved where the postgres user reaches them', { skip: process.getuid?.() === 0 ? false : 'needs root: the container-user case (run npm test as root to cover it)' }, async (t) => {
   // The repository as a container user has it: everything under a mode-700 folder owned by root.
   const locked = await mkdtemp(join(tmpdir(), 'root-only-'));
   await chmod(locked, 0o700);
