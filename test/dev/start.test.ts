@@ -28,6 +28,7 @@ function runStart(env: NodeJS.ProcessEnv): Promise<{ code: number | null; output
 }
 
 t.test('npm start: ready on its ports, banner commands work as printed, one stack per folder, SIGTERM to the group stops everything', { timeout: 240_000 }, async (t) => {
+  // As a container user has it: the repository's .dev in a folder only root can enter (mkdtemp is 0700).
   const state = await mkdtemp(join(tmpdir(), 'saml-authz-start-'));
   t.teardown(() => rm(state, { recursive: true, force: true }));
   const [idp, token, authz, tokenMetrics, authzMetrics] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
@@ -51,6 +52,11 @@ t.test('npm start: ready on its ports, banner commands work as printed, one stac
   for (const [port, what] of [[token, 'token-service'], [authz, 'authz-service']] as const) t.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200, `${what} ready on ${port}`);
   t.equal((await fetch(`http://127.0.0.1:${tokenMetrics}/metrics`)).status, 200, 'token-service metrics');
   t.equal((await fetch(`http://127.0.0.1:${authzMetrics}/metrics`)).status, 200, 'authz-service metrics');
+  const dataDir = /data in (\S+)\)\./.exec(out.text)?.[1] ?? '';
+  if (process.getuid?.() === 0) {
+    t.match(dataDir, /^\/var\/lib\/saml-authz\/data\/postgres-[0-9a-f]{12}$/, 'as root from a root-only folder: the data is where the postgres user reaches it');
+    t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  } else t.equal(dataDir, join(state, 'postgres'), 'the data is in .dev/postgres');
   t.match(out.text, /^\[token-service\] \{"level":30,/m, 'not a terminal: the services log JSON lines as they are');
 
   // The database, for the CLIs: printed, and in .dev/database-url while the stack runs.
@@ -92,8 +98,8 @@ t.test('npm start: ready on its ports, banner commands work as printed, one stac
   };
   while (group() !== '' && Date.now() - stopAt < 20_000) await new Promise((r) => setTimeout(r, 200));
   t.equal(group(), '', `every process of the group is gone (${((Date.now() - stopAt) / 1000).toFixed(1)} s)`);
-  const postgres = execFileSync('sh', ['-c', `pgrep -af "[p]ostgres -D .*saml-authz-start-" || true`], { encoding: 'utf8' }).trim();
-  t.notMatch(postgres, state, 'Postgres stopped');
+  const postgres = execFileSync('sh', ['-c', 'pgrep -af "[p]ostgres -D" || true'], { encoding: 'utf8' }).trim();
+  t.notOk(postgres.includes(`-D ${dataDir} `), 'Postgres stopped');
   await t.rejects(fetch(`http://127.0.0.1:${token}/healthz`), `nothing listens on ${token} any more`);
   t.same((await readdir(state)).filter((f) => f === 'database-url' || f === 'npm-start.pid'), [], 'database-url and the pid file are removed');
 });
