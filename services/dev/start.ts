@@ -47,7 +47,9 @@ async function databaseUrl(state: string): Promise<string> {
   try {
     pgServer = await startEmbeddedPostgres({ dataDir: join(state, 'postgres'), persistent: true });
   } catch (err) {
-    throw new Error(`embedded Postgres: ${err instanceof Error ? err.message : String(err)}`);
+    const message = err instanceof Error ? err.message : String(err);
+    const pid = /in use by another Postgres \(pid (\d+)\)/.exec(message)?.[1];
+    throw new Error(`embedded Postgres: ${message}${pid ? `, left running by an earlier npm start that did not stop cleanly? Stop it (kill ${pid}) and try again` : ''}`);
   }
   const admin = new pg.Client({ connectionString: pgServer.adminUrl });
   await admin.connect();
