@@ -127,12 +127,14 @@ async function reachableNative(ids: Ids, nativeDir: string, version: string, hom
       await rm(tmp, { recursive: true, force: true });
       await cp(nativeDir, tmp, { recursive: true, verbatimSymlinks: true });
       await writeFile(join(tmp, '.complete'), `${nativeDir}\n`);
-      await rm(copy, { recursive: true, force: true });
-      await rename(tmp, copy);
     } catch (err) {
       await rm(tmp, { recursive: true, force: true });
       throw new EmbeddedPgError(`cannot copy the Postgres binaries from ${nativeDir} to ${copy}: ${oneLine(err)}`);
     }
+    // Parallel test processes may copy at once: the first rename wins, the others use its copy (a copy
+    // in use is never removed).
+    await rename(tmp, copy).catch(() => rm(tmp, { recursive: true, force: true }));
+    if (!existsSync(join(copy, '.complete'))) throw new EmbeddedPgError(`${copy} is incomplete: remove it and try again`);
   }
   if (!reachable(ids, join(copy, 'bin', 'postgres'))) throw new EmbeddedPgError(`the ${USER} user cannot run ${copy}/bin/postgres`);
   return copy;
