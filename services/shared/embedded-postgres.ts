@@ -99,6 +99,11 @@ function postgresUser(): Ids {
     execFileSync('useradd', ['--system', '--gid', USER, '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', USER], { stdio: 'pipe' });
     return ids();
   } catch (err) {
+    try {
+      return ids(); // created meanwhile by a parallel process
+    } catch {
+      /* really missing */
+    }
     throw new EmbeddedPgError(`Postgres cannot run as root and creating the "${USER}" system user failed (${oneLine(err)}): create it (useradd --system ${USER}) or run as another user`);
   }
 }
