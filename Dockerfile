@@ -27,7 +27,7 @@ RUN if [ -n "$NPM_EXTRA_CA" ]; then ca="$(mktemp)" && printf '%s\n' "$NPM_EXTRA_
 COPY tsconfig.json tsconfig.build.json ./
 COPY services ./services
 RUN npm run build \
- && test ! -e dist/services/dev && test ! -e dist/services/dev-idp && test ! -e dist/services/shared/embedded-postgres.js
+ && test ! -e dist/services/dev && test ! -e dist/services/dev-idp && ! ls dist/services/shared/embedded-postgres* >/dev/null 2>&1
 
 # --- production dependencies only ----------------------------------------------------------------
 FROM ${NODE_IMAGE} AS prod-deps

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from './render.js';
@@ -91,14 +91,27 @@ t.test("each target's PORT is its service's default, exposed with its metrics po
 
 t.test('nothing of the development stack is built or copied into the images', async (t) => {
   const ignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8');
-  for (const p of ['services/dev/', 'services/dev-idp/', 'services/shared/embedded-postgres.ts']) t.match(ignore, new RegExp(`^${p.replace(/[.]/g, '\\.')}$`, 'm'), `.dockerignore leaves out ${p}`);
+  for (const p of ['services/dev/', 'services/dev-idp/', 'services/shared/embedded-postgres.ts', 'services/shared/embedded-postgres-root.ts']) t.match(ignore, new RegExp(`^${p.replace(/[.]/g, '\\.')}$`, 'm'), `.dockerignore leaves out ${p}`);
   // What tsc compiles for the image (the same config the build stage runs).
   const files = execFileSync(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(repoRoot, 'tsconfig.build.json'), '--listFilesOnly'], { encoding: 'utf8' })
     .split('\n')
     .filter((f) => f.startsWith(join(repoRoot, 'services')));
   t.ok(files.some((f) => f.endsWith('services/token-service/main.ts')), 'the services are compiled');
   t.same(files.filter((f) => /services\/(dev|dev-idp)\/|embedded-postgres/.test(f)), [], 'services/dev, services/dev-idp and the embedded Postgres are not');
-  t.match(stage('build'), /npm run build && test ! -e dist\/services\/dev && test ! -e dist\/services\/dev-idp && test ! -e dist\/services\/shared\/embedded-postgres\.js/, 'the build stage fails if they ever are');
+  t.match(stage('build'), /npm run build && test ! -e dist\/services\/dev && test ! -e dist\/services\/dev-idp && ! ls dist\/services\/shared\/embedded-postgres\* >\/dev\/null 2>&1/, 'the build stage fails if they ever are');
+  const guard = /^RUN npm run build && (.*)$/m.exec(stage('build'))![1]!;
+  for (const [leak, fails] of [[null, false], ['services/dev/start.js', true], ['services/dev-idp/app.js', true], ['services/shared/embedded-postgres-root.js', true]] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'docker-dist-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    mkdirSync(join(dir, 'dist', 'services', 'shared'), { recursive: true });
+    writeFileSync(join(dir, 'dist', 'services', 'shared', 'config.js'), '');
+    if (leak) {
+      mkdirSync(join(dir, 'dist', leak, '..'), { recursive: true });
+      writeFileSync(join(dir, 'dist', leak), '');
+    }
+    const code = spawnSync('sh', ['-ec', guard], { cwd: dir }).status;
+    t.equal(code !== 0, fails, leak ? `the build fails with dist/${leak}` : 'a clean dist/ passes');
+  }
   const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
   t.notOk('embedded-postgres' in pkg.dependencies, 'embedded-postgres is not a production dependency');
   t.ok('embedded-postgres' in pkg.devDependencies, 'it is a dev dependency (npm start, npm test)');
