@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { startEmbeddedPostgres, type EmbeddedPg } from '../services/shared/embedded-postgres.js';
+import { EmbeddedPgError, startEmbeddedPostgres, type EmbeddedPg } from '../services/shared/embedded-postgres.js';
 import { scanLogs } from './support/log-scan.js';
 import { preflight } from './support/preflight.js';
 
@@ -109,7 +109,8 @@ function runTap(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number;
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`test run failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    // A Postgres that cannot start is one line that says why; anything else is a bug: its stack.
+    process.stderr.write(err instanceof EmbeddedPgError ? `npm test: embedded Postgres: ${err.message}\n` : `test run failed: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(1);
   },
 );
