@@ -7,6 +7,17 @@ export interface Ports {
   authzMetrics: number;
 }
 
+/**
+ * The stack's ports: 8079 (dev IdP), 8080 (token-service), 8081 (authz-service), 9464/9465 (metrics),
+ * or SAML_AUTHZ_DEV_PORTS="idp,token,authz,token-metrics,authz-metrics" (tests run beside a running one).
+ */
+export function devPorts(value: string | undefined): Ports {
+  if (!value) return { idp: 8079, token: 8080, authz: 8081, tokenMetrics: 9464, authzMetrics: 9465 };
+  const p = value.split(',').map(Number);
+  if (p.length !== 5 || p.some((n) => !Number.isInteger(n) || n < 1 || n > 65535)) throw new Error('SAML_AUTHZ_DEV_PORTS: expected five ports: idp,token,authz,token-metrics,authz-metrics');
+  return { idp: p[0]!, token: p[1]!, authz: p[2]!, tokenMetrics: p[3]!, authzMetrics: p[4]! };
+}
+
 export interface BannerInput {
   host: string;
   ports: Ports;

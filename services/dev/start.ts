@@ -20,7 +20,7 @@ import { devKeys } from './keys.js';
 import { checkPortFree } from './ports.js';
 import { prettyLine } from './pretty.js';
 import { takeStartLock, type StartLock } from './lock.js';
-import { banner, type Ports } from './banner.js';
+import { banner, devPorts, type Ports } from './banner.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const HOST = '127.0.0.1';
@@ -33,14 +33,6 @@ let pgServer: EmbeddedPg | undefined;
 let idp: Awaited<ReturnType<typeof buildDevIdp>> | undefined;
 let lock: StartLock | undefined;
 let urlFile: string | undefined;
-
-/** SAML_AUTHZ_DEV_PORTS="idp,token,authz,token-metrics,authz-metrics" moves the stack (tests run beside a running one). */
-function ports(value: string | undefined): Ports {
-  if (!value) return { idp: 8079, token: 8080, authz: 8081, tokenMetrics: 9464, authzMetrics: 9465 };
-  const p = value.split(',').map(Number);
-  if (p.length !== 5 || p.some((n) => !Number.isInteger(n) || n < 1 || n > 65535)) throw new Error('SAML_AUTHZ_DEV_PORTS: expected five ports: idp,token,authz,token-metrics,authz-metrics');
-  return { idp: p[0]!, token: p[1]!, authz: p[2]!, tokenMetrics: p[3]!, authzMetrics: p[4]! };
-}
 
 async function databaseUrl(state: string): Promise<string> {
   if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
@@ -124,7 +116,7 @@ async function main(): Promise<void> {
   process.on('uncaughtException', fail);
   process.on('unhandledRejection', fail);
 
-  const port = ports(process.env.SAML_AUTHZ_DEV_PORTS);
+  const port = devPorts(process.env.SAML_AUTHZ_DEV_PORTS);
   const state = devStateDir(process.env);
   lock = await takeStartLock(state);
   const names: [keyof Ports, string][] = [['idp', 'dev IdP'], ['token', 'token-service'], ['authz', 'authz-service'], ['tokenMetrics', 'token-service metrics'], ['authzMetrics', 'authz-service metrics']];
