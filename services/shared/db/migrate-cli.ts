@@ -4,8 +4,8 @@ import { connect } from './connect.js';
 import { createMigrator, assertMigrated } from './migrator.js';
 import { cliDatabaseUrl, redactUrl } from './cli-database-url.js';
 
-export const USAGE = `usage: npm run migrate [-- up]        apply every pending migration (the default)
-       npm run migrate -- down --yes    revert the newest migration (asks on a terminal without --yes)
+export const USAGE = `usage: npm run migrate [-- up]          apply every pending migration (the default)
+       npm run migrate -- down --yes    revert the newest migration (without --yes: asks on a terminal, else refuses)
        npm run migrate -- --help
 The database: DATABASE_URL (or DATABASE_URL_FILE); unset, the one a running \`npm start\` uses.`;
 
