@@ -11,9 +11,11 @@
 import { readFile } from 'node:fs/promises';
 import { startEchoUpstream } from '../../test/e2e/echo-upstream.js';
 import { CONFIGS, findNginx, nginxVersion, render, startNginx } from '../../test/e2e/nginx.js';
+import { devPorts } from '../../services/dev/banner.js';
 
 const HOST = '127.0.0.1';
-const PORTS = { nginx: 8000, idp: 8079, token: 8080, authz: 8081 };
+// npm start's ports (SAML_AUTHZ_DEV_PORTS when it was started with other ones); NGINX on 8000.
+const PORTS = { nginx: 8000, ...devPorts(process.env.SAML_AUTHZ_DEV_PORTS) };
 const say = (line = '') => process.stdout.write(`${line}\n`);
 
 async function ready(url: string): Promise<boolean> {

@@ -12,6 +12,7 @@ import { splitAbsoluteUrl } from '../request/front-end.js';
 import { normalizePath } from '../request/path.js';
 
 const USAGE = `usage:
+  policy --help
   policy lint FILE
   policy explain FILE --method GET --url https://host/path [--groups a,b] [--subject s] [--ip 1.2.3.4] [--anonymous]`;
 
@@ -21,6 +22,10 @@ class UsageError extends Error {}
 
 export async function runPolicyCli(args: readonly string[], write: Write): Promise<number> {
   try {
+    if (args.includes('--help') || args.includes('-h') || args[0] === 'help') {
+      write(USAGE);
+      return 0;
+    }
     const [command, file, ...rest] = args;
     if (command === 'lint' && file !== undefined && rest.length === 0) return await lint(file, write);
     if (command === 'explain' && file !== undefined) return await explain(file, rest, write);

@@ -1,12 +1,14 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { EnvReader } from '../../shared/env.js';
+import { cliDatabaseUrl } from '../../shared/db/cli-database-url.js';
 import { connect } from '../../shared/db/connect.js';
 import { createAudit } from '../../shared/audit.js';
 import { liveSubjectsLike, revokeSubject, revokeToken } from '../store/tokens.js';
 import { normalizeIdentifier } from '../saml/identity.js';
 
-const USAGE = 'usage: npm run revoke -- --jti <token id> | --subject <NameID> [--reason <text>]';
+const USAGE = `usage: npm run revoke -- --jti <token id> | --subject <NameID> [--reason <text>]
+Exit codes: 0 revoked, 1 error, 2 usage, 3 nothing matched (nothing revoked).
+The database: DATABASE_URL (or DATABASE_URL_FILE); unset, the one a running \`npm start\` uses.`;
 
 /**
  * `npm run revoke` — revokes one token (`--jti`) or every live token of a user (`--subject`,
@@ -16,21 +18,23 @@ const USAGE = 'usage: npm run revoke -- --jti <token id> | --subject <NameID> [-
 export const NOTHING_MATCHED = 3;
 
 export async function runRevoke(argv: string[], env: NodeJS.ProcessEnv, out: (line: string) => void, auditStream?: NodeJS.WritableStream): Promise<number> {
-  let values: { jti?: string; subject?: string; reason?: string };
+  let values: { jti?: string; subject?: string; reason?: string; help?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, options: { jti: { type: 'string' }, subject: { type: 'string' }, reason: { type: 'string' } } }));
+    ({ values } = parseArgs({ args: argv, options: { jti: { type: 'string' }, subject: { type: 'string' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
   } catch (err) {
     out(`${(err as Error).message}\n${USAGE}`);
     return 2;
+  }
+  if (values.help) {
+    out(USAGE);
+    return 0;
   }
   if ((values.jti === undefined) === (values.subject === undefined)) {
     out(USAGE);
     return 2;
   }
-  const r = new EnvReader(env);
-  const url = r.url('DATABASE_URL', { required: true, file: true, protocols: ['postgres:', 'postgresql:'] });
-  r.done();
-  const db = connect({ url: url!, poolMax: 1 });
+  const url = cliDatabaseUrl(env, (line) => out(`revoke: ${line}`));
+  const db = connect({ url, poolMax: 1 });
   const audit = createAudit('token-service', auditStream);
   const reason = values.reason ?? 'revoked by an operator';
   try {
