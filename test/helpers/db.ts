@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { connect, type Db } from '../../services/shared/db/connect.js';
-import { migrateToLatest } from '../../services/shared/db/migrator.js';
+import { defaultMigrationsDir, migrateToLatest } from '../../services/shared/db/migrator.js';
 
 /** The server `npm test` started (or the one DATABASE_URL names): each test file makes its own database. */
 export function adminUrl(): string {
@@ -57,4 +58,9 @@ export async function withDb(t: Teardown): Promise<Db & { url: string }> {
   const db = connect({ url, poolMax: 4 });
   t.teardown(() => db.destroy());
   return Object.assign(db, { url });
+}
+
+/** Every migration in migrations/, oldest first (the list grows; tests never hard-code it). */
+export function migrationNames(): string[] {
+  return readdirSync(defaultMigrationsDir()).filter((f) => f.endsWith('.up.sql')).map((f) => f.slice(0, -'.up.sql'.length)).sort();
 }

@@ -17,6 +17,8 @@ export async function tokenServiceEnv(idpKeys?: KeyPair): Promise<Record<string,
     JWT_PRIVATE_KEY: newSigningKey('ES256').privatePem,
     JWT_ISSUER: ISSUER,
     JWT_AUDIENCE: AUDIENCE,
+    // Most tests redeem unsolicited responses (the dev IdP's tile); the product's default is false.
+    SAML_ALLOW_IDP_INITIATED: 'true',
   };
 }
 

@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { connect } from '../../services/shared/db/connect.js';
 import { createMigrator, migrateToLatest, pendingMigrations } from '../../services/shared/db/migrator.js';
 import { REVOCATION_CHANNEL } from '../../services/shared/db/schema.js';
-import { createTestDatabase, withDb } from '../helpers/db.js';
+import { createTestDatabase, migrationNames, withDb } from '../helpers/db.js';
 
 async function tables(db: ReturnType<typeof connect>): Promise<string[]> {
   const rows = await sql<{ tablename: string }>`select tablename from pg_tables where schemaname = 'public' and tablename not like 'kysely_%' order by tablename`.execute(db.kysely);
@@ -17,14 +17,17 @@ t.test('migrations apply, revert and apply again on a fresh database', async (t)
   t.teardown(() => db.destroy());
   t.ok((await pendingMigrations(db.kysely)).length > 0, 'pending before');
   const applied = await migrateToLatest(db.kysely);
-  t.same(applied, ['0001_initial_schema']);
+  t.same(applied, migrationNames(), 'every migration, in order');
   t.same(await tables(db), ['issued_tokens', 'saml_assertions', 'saml_requests']);
   t.same(await pendingMigrations(db.kysely), [], 'nothing pending after');
 
-  const down = await createMigrator(db.kysely).migrateDown();
-  t.error(down.error);
-  t.same(await tables(db), [], 'down removes every table');
-  t.same(await migrateToLatest(db.kysely), ['0001_initial_schema'], 'up again');
+  for (const name of [...migrationNames()].reverse()) {
+    const down = await createMigrator(db.kysely).migrateDown();
+    t.error(down.error);
+    t.same(down.results?.map((r) => r.migrationName), [name], `down reverts ${name}`);
+  }
+  t.same(await tables(db), [], 'reverting every migration removes every table');
+  t.same(await migrateToLatest(db.kysely), migrationNames(), 'up again');
   t.same(await tables(db), ['issued_tokens', 'saml_assertions', 'saml_requests']);
   t.same(await migrateToLatest(db.kysely), [], 'idempotent');
 });
