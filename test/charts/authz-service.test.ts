@@ -98,7 +98,7 @@ t.test('the Deployment: hardened pod, probes, named ports, keys, policy mounted 
   const c = container(spec, 'authz-service');
   t.equal(c.image, 'saml-authz/authz-service:0.1.0');
   t.same(c.ports, [
-    { name: 'http', containerPort: 8080, protocol: 'TCP' },
+    { name: 'http', containerPort: 8081, protocol: 'TCP' },
     { name: 'metrics', containerPort: 9465, protocol: 'TCP' },
   ]);
   t.same(c.livenessProbe?.httpGet, { path: '/healthz', port: 'http' });

@@ -44,7 +44,7 @@ export function e2eSuite(config: ConfigName): void {
   const binary = findNginx();
   const missing = binary === null ? 'no `nginx` binary on PATH or in /usr/sbin' : config === 'ingress-nginx' && findModules(SET_MISC_MODULES) === null ? 'the set-misc module (Debian: libnginx-mod-http-set-misc) is not installed' : null;
   if (missing !== null) {
-    const message = `END-TO-END SUITE NOT RUN for ${config}: ${missing}. Install it (apt-get install nginx libnginx-mod-http-set-misc) — .ci/run does.`;
+    const message = `END-TO-END SUITE NOT RUN for ${config}: ${missing}. Install it (apt-get install nginx libnginx-mod-http-set-misc) — npm test installs it when run as root.`;
     if (process.env.CI && process.env.CI !== 'false') {
       t.fail(`${message} CI must run it.`);
     } else {

@@ -14,7 +14,7 @@ export function findBinary(name: string): string | undefined {
 
 /**
  * Suites that need a system binary (nginx, prometheus): outside CI they skip loudly when it is missing;
- * in CI (`CI=true`, where .ci/run installs it) a missing binary fails the run.
+ * in CI (`CI=true`, where npm test's preflight installs it) a missing binary fails the run.
  */
 export function requireBinary(t: { fail(msg: string): void; plan(n: number, why?: string): void }, name: string, pkg: string): string | undefined {
   const path = findBinary(name);
