@@ -20,3 +20,20 @@ t.test('the quick start is npm ci && npm start, then npm test, and .ci/run runs 
   const commands = ci.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l && !/^(set|cd|export)\b/.test(l));
   t.same(commands.filter((c) => c.startsWith('npm ')), ['npm ci --no-audit --no-fund', 'npm test'], 'npm ci, then the README test command');
 });
+
+t.test("the README's Traefik, Envoy and ingress-nginx snippets reach the authz chart's Service as installed", async (t) => {
+  const values = await readFile(new URL('../../charts/authz-service/values.yaml', import.meta.url), 'utf8');
+  const servicePort = Number(/^service:\n(?:.*\n)*?\s+port: (\d+)/m.exec(values)![1]);
+  // `helm install authz-service charts/authz-service -n saml-authz`: the Service is named after the release.
+  const host = 'authz-service.saml-authz.svc.cluster.local';
+  const urls = [...readme.matchAll(/(?:auth-url: "|address: )(http:\/\/[^"\s]+)/g)].map((m) => new URL(m[1]!));
+  t.ok(urls.length >= 2, 'the ingress-nginx and Traefik snippets name the authz-service URL');
+  for (const url of urls) {
+    t.equal(url.hostname, host, `${url.href}: the Service's in-cluster name`);
+    t.equal(Number(url.port || 80), servicePort, `${url.href}: the Service's port (${servicePort})`);
+    t.equal(url.pathname, '/auth');
+  }
+  const envoy = /backendRefs: \[\{ name: authz-service, namespace: saml-authz, port: (\d+) \}\]/.exec(readme);
+  t.ok(envoy, 'the Envoy snippet names the Service');
+  t.equal(Number(envoy?.[1]), servicePort, "Envoy's backendRef port is the Service's");
+});
