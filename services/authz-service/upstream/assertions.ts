@@ -93,7 +93,7 @@ export class UpstreamAssertions {
   private signFor(claims: VerifiedClaims, audience: string, now: number): { token: string; reuseUntil: number } | null {
     const iat = Math.floor(now / 1000);
     const exp = Math.min(iat + this.config.ttlSeconds, claims.exp);
-    if (exp - iat < 1) return null;
+    if (exp * 1000 - now < 1000) return null;
     const payload: Record<string, unknown> = { iss: this.config.issuer, aud: audience, sub: claims.subject };
     if (claims.email !== null) payload.email = claims.email;
     payload.groups = claims.groups;
