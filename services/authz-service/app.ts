@@ -74,7 +74,8 @@ export async function buildApp(config: AuthzServiceConfig, opts: BuildOptions = 
     probeTimeoutMs: config.listenerProbe.timeoutMs,
     onHealthChange: (healthy) => {
       liveness.setTrusted(healthy);
-      upstream?.clear();
+      // Regaining trust: a revocation may have been missed while deaf (liveness forgets its answers too).
+      if (healthy) upstream?.clear();
       metrics.listenerHealthy.set(healthy ? 1 : 0);
     },
     onProbeMissed: () => metrics.probesMissed.inc(),
