@@ -8,6 +8,8 @@ import { LivenessCache } from './tokens/liveness.js';
 import { RevocationListener } from './tokens/listener.js';
 import { sendNotification } from './tokens/store.js';
 import auth, { supportEveryMethod } from './routes/auth.js';
+import jwks from './routes/jwks.js';
+import { UpstreamAssertions } from './upstream/assertions.js';
 
 export interface BuildOptions {
   logStream?: NodeJS.WritableStream;
@@ -16,7 +18,7 @@ export interface BuildOptions {
 declare module 'fastify' {
   interface FastifyInstance {
     /** Internals tests and benchmarks look at: the liveness cache, the policy store, the listener. */
-    authz: { liveness: LivenessCache; policy: PolicyStore; listener: RevocationListener; keys: KeySource };
+    authz: { liveness: LivenessCache; policy: PolicyStore; listener: RevocationListener; keys: KeySource; upstream: UpstreamAssertions | null };
   }
 }
 
@@ -40,7 +42,7 @@ export async function buildApp(config: AuthzServiceConfig, opts: BuildOptions = 
       metrics.policyInfo.reset();
       metrics.policyInfo.set({ hash: loaded.hash }, 1);
     }
-  }, { allowLintErrors: config.policyAllowLintErrors });
+  }, { allowLintErrors: config.policyAllowLintErrors, upstreamJwt: config.upstreamJwt !== null });
   if (config.trustedProxiesWide.length > 0) {
     app.log.warn({ trusted_proxies: config.trustedProxiesWide }, 'TRUSTED_PROXIES holds a range wider than /8 (TRUSTED_PROXIES_ALLOW_WIDE=true): a client inside it chooses its own address for sourceIps rules');
   }
@@ -49,7 +51,8 @@ export async function buildApp(config: AuthzServiceConfig, opts: BuildOptions = 
   }
   policy.watch(config.policyReloadSeconds);
 
-  const keys = new KeySource(config, app.log);
+  const keys = new KeySource(config, app.log, config.upstreamJwt?.keys.map((k) => k.kid) ?? []);
+  const upstream = config.upstreamJwt === null ? null : new UpstreamAssertions(config.upstreamJwt, { onSigned: metrics.upstreamSign, onEvent: metrics.upstreamEvent });
   await keys.start();
 
   const liveness = new LivenessCache(app.db.kysely, {
@@ -71,14 +74,20 @@ export async function buildApp(config: AuthzServiceConfig, opts: BuildOptions = 
     probeTimeoutMs: config.listenerProbe.timeoutMs,
     onHealthChange: (healthy) => {
       liveness.setTrusted(healthy);
+      // Regaining trust: a revocation may have been missed while deaf (liveness forgets its answers too).
+      if (healthy) upstream?.clear();
       metrics.listenerHealthy.set(healthy ? 1 : 0);
     },
     onProbeMissed: () => metrics.probesMissed.inc(),
     onRevoked: (jti) => {
       metrics.revocations.inc();
       liveness.revoke(jti);
+      upstream?.revoke(jti);
     },
-    onResync: () => liveness.clear(),
+    onResync: () => {
+      liveness.clear();
+      upstream?.clear();
+    },
     onStateChange: (up) => metrics.listener.set(up ? 1 : 0),
   });
   await listener.start();
@@ -91,8 +100,9 @@ export async function buildApp(config: AuthzServiceConfig, opts: BuildOptions = 
     keys.stop();
     await listener.stop();
   });
-  app.decorate('authz', { liveness, policy, listener, keys });
+  app.decorate('authz', { liveness, policy, listener, keys, upstream });
   supportEveryMethod(app);
-  await app.register(auth, { config, metrics, audit, policy, keys, liveness });
+  await app.register(auth, { config, metrics, audit, policy, keys, liveness, upstream });
+  if (config.upstreamJwt !== null) await app.register(jwks, { keys: config.upstreamJwt.keys });
   return app;
 }

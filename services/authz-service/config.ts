@@ -6,6 +6,7 @@ import { DEFAULT_COOKIE_NAME } from '../shared/cookies.js';
 import { loadVerificationKeys, type VerificationKey } from '../shared/jwt-keys.js';
 import { FRONT_ENDS, type FrontEnd } from './request/front-end.js';
 import type { Relaxations } from './request/path.js';
+import { readUpstreamJwtConfig, type UpstreamJwtConfig } from './upstream/config.js';
 
 /** PATH_RELAXATIONS entries and the normaliser case each one relaxes. */
 export const PATH_RELAXATION_NAMES: Record<string, Partial<Relaxations>> = {
@@ -60,6 +61,8 @@ export interface AuthzServiceConfig extends CommonConfig {
   /** The listener's self-test: a probe notification every `intervalMs`, to be heard within `timeoutMs`. */
   listenerProbe: { intervalMs: number; timeoutMs: number };
   accessLog: boolean;
+  /** X-Auth-Request-Jwt, the authz-service's own signed identity assertion; null when not configured. */
+  upstreamJwt: UpstreamJwtConfig | null;
 }
 
 /** Reads and validates the authz-service's environment; throws ConfigError naming every bad variable. */
@@ -128,6 +131,10 @@ export function loadAuthzServiceConfig(env: Env): AuthzServiceConfig {
   const cookieName = r.string('COOKIE_NAME', { default: DEFAULT_COOKIE_NAME }) ?? DEFAULT_COOKIE_NAME;
   if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookieName)) r.fail('COOKIE_NAME', 'expected a cookie-name token');
 
+  const tokenKids = keys.kind === 'static' ? keys.keys.flatMap((k) => k.kids) : [];
+  const cacheMaxEntries = r.int('CACHE_MAX_ENTRIES', { default: 100_000, min: 100, max: 10_000_000 });
+  const upstreamJwt = readUpstreamJwtConfig(r, tokenKids, cacheMaxEntries);
+
   const config: AuthzServiceConfig = {
     ...common,
     frontEnd,
@@ -149,7 +156,7 @@ export function loadAuthzServiceConfig(env: Env): AuthzServiceConfig {
     pathRelaxations,
     cache: {
       ttlSeconds: r.int('CACHE_TTL_SECONDS', { default: 30, min: 1, max: 3600 }),
-      maxEntries: r.int('CACHE_MAX_ENTRIES', { default: 100_000, min: 100, max: 10_000_000 }),
+      maxEntries: cacheMaxEntries,
       maxPending: r.int('LIVENESS_MAX_PENDING', { default: 10_000, min: 10, max: 1_000_000 }),
       degradedBatchMs: r.int('LIVENESS_DEGRADED_BATCH_MS', { default: 5, min: 1, max: 500 }),
     },
@@ -158,6 +165,7 @@ export function loadAuthzServiceConfig(env: Env): AuthzServiceConfig {
       timeoutMs: r.int('LISTENER_PROBE_TIMEOUT_MS', { default: 500, min: 10, max: 60_000 }),
     },
     accessLog: r.bool('ACCESS_LOG', true),
+    upstreamJwt,
   };
   r.done();
   return config;

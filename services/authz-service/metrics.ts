@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { LATENCY_BUCKETS, closedCounter } from '../shared/metrics.js';
 import { LabelCache } from '../shared/label-cache.js';
+import { ASSERTION_CACHE_EVENTS, type AssertionCacheEvent } from './upstream/assertions.js';
 
 export const OUTCOMES = ['allow', 'deny', 'unauthenticated', 'bad_request'] as const;
 export type MetricOutcome = (typeof OUTCOMES)[number];
@@ -50,6 +51,17 @@ export function authzMetrics(registry: Registry) {
   const reloads = closedCounter(registry, 'authz_policy_reloads_total', 'Policy loads by result', 'result', ['ok', 'failed']);
   const rules = new Gauge({ name: 'authz_policy_rules', help: 'Rules in the policy in force', registers: [registry] });
   const policyInfo = new Gauge({ name: 'authz_policy_info', help: 'The policy in force (hash label: first 16 hex of its SHA-256)', labelNames: ['hash'] as const, registers: [registry] });
+  const upstreamSigned = new Counter({ name: 'authz_upstream_jwt_signed_total', help: 'X-Auth-Request-Jwt assertions signed (a cache miss or renewal; the steady state signs none)', registers: [registry] });
+  const upstreamCache = closedCounter(
+    registry,
+    'authz_upstream_jwt_cache_events_total',
+    'Upstream assertion cache: hit (handed out again), miss (first for this token and audience), renewal (a third of its lifetime left), eviction (cache full), revoked (dropped by a revocation)',
+    'event',
+    ASSERTION_CACHE_EVENTS,
+  );
+  const upstreamEvents = Object.fromEntries(ASSERTION_CACHE_EVENTS.map((e) => [e, upstreamCache.labels(e)])) as Record<AssertionCacheEvent, ReturnType<typeof upstreamCache.labels>>;
+  const upstreamEvent = (event: AssertionCacheEvent) => upstreamEvents[event].inc();
+  const upstreamSign = () => upstreamSigned.inc();
   // Bound children for the per-request path: no labels object built per request (see LabelCache).
   const decisionCounter = new LabelCache((outcome, reason) => decisions.labels(outcome, reason));
   const latencyByOutcome = Object.fromEntries(OUTCOMES.map((o) => [o, decisionSeconds.labels(o)])) as Record<MetricOutcome, ReturnType<typeof decisionSeconds.labels>>;
@@ -59,7 +71,7 @@ export function authzMetrics(registry: Registry) {
     latencyByOutcome[outcome].observe(seconds);
   };
   const cacheEvent = (event: CacheEvent) => cacheEvents[event].inc();
-  return { decided, cacheEvent, decisions, decisionSeconds, cache, revocations, listener, listenerHealthy, probesMissed, lookups, reloads, rules, policyInfo };
+  return { decided, cacheEvent, upstreamEvent, upstreamSign, upstreamSigned, upstreamCache, decisions, decisionSeconds, cache, revocations, listener, listenerHealthy, probesMissed, lookups, reloads, rules, policyInfo };
 }
 
 export type AuthzMetrics = ReturnType<typeof authzMetrics>;

@@ -84,6 +84,11 @@ export function loadSigningKeys(text: string, algorithm: JwtAlgorithm): SigningK
   });
 }
 
+/** A JWKS document (JSON text) publishing the public side of every key, each with its `kid`. */
+export function jwksDocument(keys: readonly SigningKey[]): string {
+  return JSON.stringify({ keys: keys.map((k) => k.jwk) });
+}
+
 /** The verification side of the token-service's own keys (for /logout). */
 export function verificationKeysOf(keys: readonly SigningKey[]): VerificationKey[] {
   return keys.map((k) => ({ kids: [k.kid], algorithm: k.algorithm, publicPem: k.publicPem }));

@@ -19,6 +19,7 @@ import { policyScaling } from './cases/policy.js';
 import { revocation } from './cases/revocation.js';
 import { issuance } from './cases/issuance.js';
 import { memory } from './cases/memory.js';
+import { upstreamAssertion } from './cases/upstream.js';
 
 const CASES: Record<string, (ctx: BenchContext) => Promise<CaseResult>> = {
   '1': hotPath,
@@ -28,6 +29,7 @@ const CASES: Record<string, (ctx: BenchContext) => Promise<CaseResult>> = {
   '5': revocation,
   '6': issuance,
   '7': memory,
+  '8': upstreamAssertion,
 };
 
 function parseArgs(argv: string[]): { quick: boolean; only: string[] } {

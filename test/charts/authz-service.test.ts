@@ -254,3 +254,50 @@ t.test('NOTES.txt prints a Traefik Middleware and an Envoy Gateway SecurityPolic
   const prefixed = renderNotes(CHART, { ...jwks, set: { 'config.frontEnd': 'envoy', 'config.envoyPathPrefix': '/_authz' } });
   t.match(prefixed, 'path: /_authz');
 });
+
+t.test('upstream assertion: the key as a secret (value or existingSecret), issuer/TTL/all settings, JWKS clients and URL', async (t) => {
+  const withKey = {
+    set: { ...config, 'config.upstreamJwt.issuer': 'https://authz.example.com', 'config.upstreamJwt.ttlSeconds': '30' },
+    setFile: { ...fromValues.setFile, 'secrets.upstreamJwtPrivateKey.value': secrets.jwtPrivateKey },
+  };
+  const objects = render(CHART, withKey);
+  const env = container(podSpec(one(objects, 'Deployment')), 'authz-service').env ?? [];
+  t.same(env.find((e) => e.name === 'UPSTREAM_JWT_PRIVATE_KEY_FILE'), { name: 'UPSTREAM_JWT_PRIVATE_KEY_FILE', value: '/var/run/secrets/saml-authz/upstream-jwt-private-key.pem' });
+  const secret = one(objects, 'Secret', FULL) as K8sObject & { data: Record<string, string> };
+  t.equal(Buffer.from(secret.data['upstream-jwt-private-key.pem']!, 'base64').toString(), readFileSync(secrets.jwtPrivateKey, 'utf8'), 'kept in the chart Secret');
+  const cm = (o: Parameters<typeof render>[1]) => (one(render(CHART, o), 'ConfigMap', FULL) as K8sObject & { data: Record<string, string> }).data;
+  t.match(cm(withKey), { UPSTREAM_JWT_ISSUER: 'https://authz.example.com', UPSTREAM_JWT_TTL_SECONDS: '30' });
+  t.notOk(Object.keys(cm(fromValues)).some((k) => k.startsWith('UPSTREAM_JWT')), 'off unless configured');
+  t.notOk((container(podSpec(one(render(CHART, fromValues), 'Deployment')), 'authz-service').env ?? []).some((e) => e.name === 'UPSTREAM_JWT_PRIVATE_KEY_FILE'), 'no key file unless given');
+  t.match(cm(allFlags), { UPSTREAM_JWT_ISSUER: 'https://authz.example.com', UPSTREAM_JWT_ALGORITHM: 'ES256', UPSTREAM_JWT_TTL_SECONDS: '30', UPSTREAM_JWT_ALL: 'true', UPSTREAM_JWT_CACHE_MAX_ENTRIES: '20000' });
+  type Secretish = { name: string; items: Array<{ key: string; path: string }> };
+  type Pod = { volumes: Array<{ name: string; projected?: { sources: Array<{ secret: Secretish }> } }> };
+  const sources = (podSpec(one(render(CHART, allFlags), 'Deployment')) as unknown as Pod).volumes.find((v) => v.name === 'secrets')!.projected!.sources.map((s) => s.secret);
+  t.same(sources.find((s) => s.items[0]!.path === 'upstream-jwt-private-key.pem'), { name: 'saml-authz-upstream-jwt', items: [{ key: 'key.pem', path: 'upstream-jwt-private-key.pem' }] }, 'from an existing Secret and key');
+
+  const refused: [name: string, set: Record<string, string>, setFile: Record<string, string>, message: string][] = [
+    ['issuer without key', { ...config, 'config.upstreamJwt.issuer': 'https://authz.example.com' }, fromValues.setFile, 'secrets.upstreamJwtPrivateKey is required with config.upstreamJwt.issuer'],
+    ['key without issuer', config, { ...fromValues.setFile, 'secrets.upstreamJwtPrivateKey.value': secrets.jwtPrivateKey }, 'config.upstreamJwt.issuer is required with secrets.upstreamJwtPrivateKey'],
+    ['a public key as the key', { ...config, 'config.upstreamJwt.issuer': 'https://authz.example.com' }, { ...fromValues.setFile, 'secrets.upstreamJwtPrivateKey.value': secrets.jwtPublicKey }, 'secrets.upstreamJwtPrivateKey.value must be PEM (containing "PRIVATE KEY")'],
+    ['all without a key', { ...config, 'config.upstreamJwt.all': 'true' }, fromValues.setFile, 'config.upstreamJwt.all needs secrets.upstreamJwtPrivateKey'],
+  ];
+  for (const [name, set, setFile, message] of refused) {
+    const res = template(CHART, { set, setFile });
+    t.not(res.status, 0, name);
+    t.match(res.stderr, message, name);
+  }
+  t.not(template(CHART, { ...withKey, set: { ...withKey.set, 'config.upstreamJwt.ttlSeconds': '61' } }).status, 0, 'the schema refuses a TTL over 60');
+
+  type Np = K8sObject & { spec: { ingress: Array<{ from: unknown[]; ports: unknown[] }> } };
+  const np = one(render(CHART, allFlags), 'NetworkPolicy') as Np;
+  t.same(np.spec.ingress.find((r) => JSON.stringify(r.from).includes('apps')), {
+    from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'apps' } } }],
+    ports: [{ port: 'http', protocol: 'TCP' }],
+  }, 'JWKS clients reach the http port');
+  t.equal((one(render(CHART, withKey), 'NetworkPolicy') as Np).spec.ingress.length, 2, 'no extra rule without jwksClients');
+
+  const notes = renderNotes(CHART, { ...withKey, set: { ...withKey.set, 'config.jwt.jwksUrl': 'http://token-service.auth.svc.cluster.local/.well-known/jwks.json' } });
+  t.match(notes, `nginx.ingress.kubernetes.io/auth-response-headers: "${[...HEADERS, 'X-Auth-Request-Jwt'].join(',')}"`);
+  t.match(notes, `http://${FULL}.auth.svc.cluster.local:80/.well-known/jwks.json`);
+  t.match(notes, 'list them in networkPolicy.jwksClients');
+});

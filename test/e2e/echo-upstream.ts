@@ -15,6 +15,8 @@ export interface UpstreamRecord {
   user: string | undefined;
   email: string | undefined;
   groups: string | undefined;
+  /** X-Auth-Request-Jwt: the authz-service's signed assertion, as NGINX passed it */
+  jwt: string | undefined;
   realIp: string | undefined;
   forwardedFor: string | undefined;
   /** every header, lower-cased names (repeated ones joined by Node's rules) */
@@ -54,6 +56,7 @@ export async function startEchoUpstream(host = '127.0.0.1', port = 0): Promise<E
         user: header(req, 'x-auth-request-user'),
         email: header(req, 'x-auth-request-email'),
         groups: header(req, 'x-auth-request-groups'),
+        jwt: header(req, 'x-auth-request-jwt'),
         realIp: header(req, 'x-real-ip'),
         forwardedFor: header(req, 'x-forwarded-for'),
         headers: { ...req.headers },

@@ -30,6 +30,8 @@ export const HOST = '127.0.0.1';
 export const REDEEM_NETWORK = '127.0.0.2';
 export const IDP_ISSUER = 'http://idp.e2e.test/entity';
 export const IDP_SSO_URL = 'http://idp.e2e.test/sso';
+/** UPSTREAM_JWT_ISSUER of the stack's authz-service (X-Auth-Request-Jwt on the staff-app rule). */
+export const UPSTREAM_ISSUER = 'http://authz.e2e.test';
 export const ALICE = { nameId: 'alice@example.com', email: 'alice@example.com', groups: ['staff'] } as const;
 
 /** The rules every scenario is written against. */
@@ -57,6 +59,7 @@ rules:
     effect: allow
     paths: ["/app/**"]
     groups: [staff]
+    upstreamJwt: true
   - id: admins-only
     effect: allow
     paths: ["/admin/**"]
@@ -104,6 +107,7 @@ export async function startStack(t: Teardown, config: ConfigName, nginxBinary: s
   const { url: databaseUrl } = await createTestDatabase(t);
   const idp = await generateIdpKeys();
   const jwtKey = newSigningKey('ES256');
+  const upstreamKey = newSigningKey('ES256');
   const policyFile = await writePolicy(E2E_POLICY);
   const echo = await startEchoUpstream(HOST);
   t.teardown(() => echo.close());
@@ -143,6 +147,8 @@ export async function startStack(t: Teardown, config: ConfigName, nginxBinary: s
           JWT_PUBLIC_KEYS: jwtKey.publicPem,
           JWT_ISSUER: ISSUER,
           JWT_AUDIENCE: AUDIENCE,
+          UPSTREAM_JWT_PRIVATE_KEY: upstreamKey.privatePem,
+          UPSTREAM_JWT_ISSUER: UPSTREAM_ISSUER,
         }).then((p) => (started.push(p), p)),
       ]);
       const signinUrl = `${base}/saml/login`;

@@ -5,7 +5,8 @@
  */
 import t, { type Test } from 'tap';
 import { readAuthnRequest } from '../../services/dev-idp/app.js';
-import { startStack, postAcs, ADMIN_HOST, ALICE, HOST, IDP_SSO_URL, REDEEM_NETWORK, type Stack } from './fixture.js';
+import { startStack, postAcs, ADMIN_HOST, ALICE, HOST, IDP_SSO_URL, REDEEM_NETWORK, UPSTREAM_ISSUER, type Stack } from './fixture.js';
+import { assertionVerifier } from '../../examples/upstream-verify/server.js';
 import { directiveLines, locations, probePath, type Location } from './locations.js';
 import { findModules, findNginx, nginxVersion, SET_MISC_MODULES, type ConfigName } from './nginx.js';
 import { cookiePair, type RawRequest, type RawResponse } from './raw-http.js';
@@ -37,7 +38,7 @@ const EXPECTED: Record<ConfigName, { protectedPaths: string[]; open: string[]; a
   },
 };
 
-const IDENTITY = ['X-Auth-Request-User', 'X-Auth-Request-Email', 'X-Auth-Request-Groups'];
+const IDENTITY = ['X-Auth-Request-User', 'X-Auth-Request-Email', 'X-Auth-Request-Groups', 'X-Auth-Request-Jwt'];
 const label = (l: Location) => (l.modifier ? `${l.modifier} ${l.path}` : l.path);
 
 export function e2eSuite(config: ConfigName): void {
@@ -202,12 +203,19 @@ export function e2eSuite(config: ConfigName): void {
 
   t.test('the bearer token reaches an allowed route with the identity headers; a client cannot forge them', async (t) => {
     const token = await stack.signIn();
-    const forged = { 'x-auth-request-user': 'mallory@example.com', 'x-auth-request-email': 'mallory@example.com', 'x-auth-request-groups': 'admins' };
+    const forgedJwt = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"mallory@example.com"}').toString('base64url')}.`;
+    const forged = { 'x-auth-request-user': 'mallory@example.com', 'x-auth-request-email': 'mallory@example.com', 'x-auth-request-groups': 'admins', 'x-auth-request-jwt': forgedJwt };
     const { res, record } = await reached(t, { target: '/app/home', headers: { ...bearer(token), ...forged } }, 'GET /app/home with a bearer token and forged headers');
     t.equal(res.json<{ reached: string }>().reached, 'upstream', 'the echo answered');
     t.equal(record.user, ALICE.nameId, 'X-Auth-Request-User is the token subject, not the forged one');
     t.equal(record.email, ALICE.email, 'X-Auth-Request-Email');
     t.equal(record.groups, 'staff', 'X-Auth-Request-Groups: only the token groups');
+    // The upstream verifies the assertion as examples/upstream-verify does, against the authz-service's JWKS.
+    t.not(record.jwt, forgedJwt, 'the client\'s X-Auth-Request-Jwt is replaced');
+    const verify = assertionVerifier({ jwksUrl: `http://${HOST}:${stack.authz.port}/.well-known/jwks.json`, issuer: UPSTREAM_ISSUER, audience: HOST });
+    const claims = await verify(record.jwt);
+    t.match(claims, { iss: UPSTREAM_ISSUER, aud: HOST, sub: ALICE.nameId, email: ALICE.email, groups: ['staff'] }, 'X-Auth-Request-Jwt verifies with jose against the authz JWKS (aud: the host without port)');
+    t.equal(await assertionVerifier({ jwksUrl: `http://${HOST}:${stack.authz.port}/.well-known/jwks.json`, issuer: UPSTREAM_ISSUER, audience: 'other.example' })(record.jwt), null, 'and not for another audience');
 
     const body = 'x'.repeat(200_000);
     const post = await reached(t, { method: 'POST', target: '/app/upload', headers: { ...bearer(token), 'content-type': 'text/plain' }, body }, 'POST /app/upload with a 200 kB body');
@@ -218,6 +226,7 @@ export function e2eSuite(config: ConfigName): void {
     t.equal(pub.record.user, undefined, 'no X-Auth-Request-User reaches the application on a public route');
     t.equal(pub.record.email, undefined, 'no X-Auth-Request-Email');
     t.equal(pub.record.groups, undefined, 'no X-Auth-Request-Groups');
+    t.equal(pub.record.jwt, undefined, 'no X-Auth-Request-Jwt: the forged one is removed, a public allow has none');
   });
 
   t.test('a forbidden route is 403 and the application never sees it', async (t) => {

@@ -72,6 +72,7 @@ whether it is required, and what the PEM must contain (empty: not PEM).
 databaseUrl: {env: DATABASE_URL, file: database-url, required: true, pem: ""}
 listenDatabaseUrl: {env: LISTEN_DATABASE_URL, file: listen-database-url, required: false, pem: ""}
 jwtPublicKeys: {env: JWT_PUBLIC_KEYS, file: jwt-public-keys.pem, required: false, pem: ""}
+upstreamJwtPrivateKey: {env: UPSTREAM_JWT_PRIVATE_KEY, file: upstream-jwt-private-key.pem, required: false, pem: "PRIVATE KEY"}
 {{- end }}
 
 {{/*
@@ -100,6 +101,16 @@ look like PEM. Fails the render with a message naming the value to set.
 {{- end }}
 {{- if and (not .Values.secrets.databaseUrl.existingSecret) (not (regexMatch "^postgres(ql)?://" .Values.secrets.databaseUrl.value)) }}
 {{- fail "secrets.databaseUrl.value must be a postgres:// or postgresql:// URL" }}
+{{- end }}
+{{- $upstreamKey := or .Values.secrets.upstreamJwtPrivateKey.value .Values.secrets.upstreamJwtPrivateKey.existingSecret }}
+{{- if and $upstreamKey (not .Values.config.upstreamJwt.issuer) }}
+{{- fail "config.upstreamJwt.issuer is required with secrets.upstreamJwtPrivateKey (UPSTREAM_JWT_ISSUER and UPSTREAM_JWT_PRIVATE_KEY go together)" }}
+{{- end }}
+{{- if and .Values.config.upstreamJwt.issuer (not $upstreamKey) }}
+{{- fail "secrets.upstreamJwtPrivateKey is required with config.upstreamJwt.issuer: set secrets.upstreamJwtPrivateKey.value (e.g. --set-file secrets.upstreamJwtPrivateKey.value=FILE) or secrets.upstreamJwtPrivateKey.existingSecret (UPSTREAM_JWT_ISSUER and UPSTREAM_JWT_PRIVATE_KEY go together)" }}
+{{- end }}
+{{- if and .Values.config.upstreamJwt.all (not $upstreamKey) }}
+{{- fail "config.upstreamJwt.all needs secrets.upstreamJwtPrivateKey and config.upstreamJwt.issuer" }}
 {{- end }}
 {{- if and .Values.secrets.listenDatabaseUrl.value (not (regexMatch "^postgres(ql)?://" .Values.secrets.listenDatabaseUrl.value)) }}
 {{- fail "secrets.listenDatabaseUrl.value must be a postgres:// or postgresql:// URL (a direct connection to Postgres, not the pooler)" }}
@@ -189,6 +200,11 @@ service's own default applies.
   "INGRESS_CHECK_REQUEST_REDIRECT" $c.ingressCheckRequestRedirect
   "POLICY_ALLOW_LINT_ERRORS" $c.policyAllowLintErrors
   "TRUSTED_PROXIES_ALLOW_WIDE" $c.trustedProxiesAllowWide
+  "UPSTREAM_JWT_ISSUER" $c.upstreamJwt.issuer
+  "UPSTREAM_JWT_ALGORITHM" $c.upstreamJwt.algorithm
+  "UPSTREAM_JWT_TTL_SECONDS" $c.upstreamJwt.ttlSeconds
+  "UPSTREAM_JWT_ALL" $c.upstreamJwt.all
+  "UPSTREAM_JWT_CACHE_MAX_ENTRIES" $c.upstreamJwt.cacheMaxEntries
 }}
 {{- range $k, $v := $env }}
 {{- if not (or (kindIs "invalid" $v) (eq (include "authz-service.envValue" $v) "")) }}
@@ -294,6 +310,11 @@ service's own default applies.
 {{- end }}
 
 {{/* The in-cluster URL of /auth, as the ingress controller calls it. */}}
+{{/* Where upstreams fetch the X-Auth-Request-Jwt public keys, in-cluster (the Service's http port). */}}
+{{- define "authz-service.jwksUrl" -}}
+{{- printf "http://%s.%s.svc.cluster.local:%d/.well-known/jwks.json" (include "authz-service.fullname" .) .Release.Namespace (int .Values.service.port) }}
+{{- end }}
+
 {{- define "authz-service.authUrl" -}}
 {{- printf "http://%s.%s.svc.cluster.local:%d/auth" (include "authz-service.fullname" .) .Release.Namespace (int .Values.service.port) }}
 {{- end }}

@@ -82,6 +82,8 @@ async function explain(file: string, rest: string[], write: Write): Promise<numb
   const request = { method: opts.method, host: url.host, path: path.path, clientIp: opts.ip ?? '' };
   const { decision, rules } = explainDecision(compilePolicy(policy), request, identity);
   write(`decision  ${describe(decision)}`);
+  const by = decision.outcome === 'allow' && identity !== null && !decision.public && decision.ruleId !== undefined ? policy.rules.find((r) => r.id === decision.ruleId) : undefined;
+  if (by?.upstreamJwt) write(`upstream  X-Auth-Request-Jwt, aud ${JSON.stringify(by.audience ?? url.host.replace(/:\d+$/, ''))}`);
   write(rules.length === 0 ? 'no rule matches this path' : 'rules whose path matches:');
   for (const r of rules) {
     const state = r.applies ? 'applies' : r.matched ? 'matches, does not apply' : 'does not match';

@@ -45,6 +45,8 @@ export interface CompiledPolicy {
   deny: EffectIndex;
   /** some rule has a network condition: the client address needs parsing */
   hasNetworkConditions: boolean;
+  /** every rule by id (a decision names its rule by id) */
+  byId: ReadonlyMap<string, CompiledRule>;
 }
 
 export function compilePolicy(policy: Policy): CompiledPolicy {
@@ -53,7 +55,8 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
   const rules = policy.rules.map(compileRule);
   for (const r of rules) insertRule(r.isDeny ? deny : allow, r);
   const hasNetworkConditions = rules.some((r) => r.sourceIps !== null || r.notSourceIps !== null);
-  return { policy, rules, allow, deny, hasNetworkConditions };
+  const byId = new Map(rules.map((r) => [r.id, r]));
+  return { policy, rules, allow, deny, hasNetworkConditions, byId };
 }
 
 function compileRule(rule: Rule): CompiledRule {
@@ -73,6 +76,8 @@ function compileRule(rule: Rule): CompiledRule {
     notGroups: set(c.notGroups),
     sourceIps: net(c.sourceIps),
     notSourceIps: net(c.notSourceIps),
+    upstreamJwt: rule.upstreamJwt,
+    audience: rule.audience,
   };
 }
 

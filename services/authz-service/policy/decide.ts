@@ -21,6 +21,10 @@ export interface CompiledRule {
   notGroups: ReadonlySet<string> | null;
   sourceIps: BlockList | null;
   notSourceIps: BlockList | null;
+  /** the rule asks for the upstream assertion (policy `upstreamJwt: true`) */
+  upstreamJwt: boolean;
+  /** the assertion's audience (policy `audience`); null: the request host without port */
+  audience: string | null;
 }
 
 /** The client address, parsed once per decision. */

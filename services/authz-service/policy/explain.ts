@@ -52,6 +52,10 @@ export function explainDecision(compiled: CompiledPolicy, request: RequestFacts,
       const values = rule.conditions[key];
       if (values !== null) notes.push(`${key} [${values.join(', ')}]: ${holds(r, key, who, client) ? 'holds' : 'does not hold'}`);
     }
+    if (r.upstreamJwt || r.audience !== null) {
+      const aud = r.audience === null ? `the request host "${name}"` : `"${r.audience}"`;
+      notes.push(r.upstreamJwt ? `upstreamJwt: an allow sends X-Auth-Request-Jwt, aud ${aud}` : `audience ${aud} (for UPSTREAM_JWT_ALL=true)`);
+    }
     let applied = matched && applies(r, who, client);
     if (applied && identity === null && !r.isDeny && !r.isPublic) {
       notes.push('not public: applies only to a signed-in user');

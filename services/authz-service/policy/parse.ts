@@ -16,7 +16,9 @@ const ID = /^[A-Za-z0-9._-]{1,64}$/;
 /** The methods Node's HTTP parser knows (what can reach /auth); a rule naming another never matches. */
 const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
 const TOP_KEYS = ['version', 'rules'];
-const RULE_KEYS = ['id', 'effect', 'public', 'paths', 'methods', 'hosts', ...CONDITION_KEYS];
+const RULE_KEYS = ['id', 'effect', 'public', 'paths', 'methods', 'hosts', ...CONDITION_KEYS, 'upstreamJwt', 'audience'];
+/** An assertion audience: visible ASCII without spaces, like a host name or a URI. */
+const AUDIENCE = /^[\x21-\x7e]{1,256}$/;
 
 export function parsePolicy(text: string): PolicyParseResult {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
@@ -74,6 +76,20 @@ function validateRule(raw: unknown, index: number, problems: string[]): Rule | n
   const isPublic = raw.public === true;
   if (isPublic && effect === 'deny') problem('public: only an allow rule can be public');
 
+  if (raw.upstreamJwt !== undefined && typeof raw.upstreamJwt !== 'boolean') problem('upstreamJwt: must be true or false');
+  const upstreamJwt = raw.upstreamJwt === true;
+  let audience: string | null = null;
+  if (raw.audience !== undefined) {
+    if (typeof raw.audience !== 'string' || !AUDIENCE.test(raw.audience)) problem('audience: must be 1–256 visible ASCII characters (a host name or a URI), no spaces');
+    else audience = raw.audience;
+  }
+  // The assertion vouches for a signed-in user: a deny grants nothing, a public rule admits anonymous requests.
+  for (const key of ['upstreamJwt', 'audience'] as const) {
+    if (raw[key] === undefined || (key === 'upstreamJwt' && !upstreamJwt)) continue;
+    if (effect === 'deny') problem(`${key}: only an allow rule sends an upstream assertion`);
+    else if (isPublic) problem(`${key}: a public rule admits requests without a token, so it has no identity to assert`);
+  }
+
   const paths = list(raw, 'paths', problem, true, (p) => errorIfString(parsePathPattern(p)));
   const methods = withHead(
     list(raw, 'methods', problem, false, (m) =>
@@ -95,6 +111,8 @@ function validateRule(raw: unknown, index: number, problems: string[]): Rule | n
     methods,
     hosts,
     conditions,
+    upstreamJwt,
+    audience,
   };
   if (isPublic && hasIdentityConditions(rule)) {
     problem('public: a public rule needs no token, so it cannot have subjects, groups, notSubjects or notGroups');

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { PolicyError, readPolicyFile } from './load.js';
 import { compilePolicy, type CompiledPolicy } from './compile.js';
 import { lintPolicy } from './lint.js';
-import type { LintFinding } from './types.js';
+import { ruleLabel, type LintFinding } from './types.js';
 
 export interface LoadedPolicy {
   compiled: CompiledPolicy;
@@ -16,6 +16,8 @@ export interface LoadedPolicy {
 export interface PolicyLoadOptions {
   /** POLICY_ALLOW_LINT_ERRORS: use a policy that lint rates an error (logged as an error each time) */
   allowLintErrors?: boolean;
+  /** UPSTREAM_JWT_PRIVATE_KEY and _ISSUER are set: rules may ask for `upstreamJwt` */
+  upstreamJwt?: boolean;
 }
 
 /**
@@ -24,6 +26,11 @@ export interface PolicyLoadOptions {
  */
 export async function compilePolicyFile(file: string, opts: PolicyLoadOptions = {}): Promise<LoadedPolicy> {
   const { policy, text } = await readPolicyFile(file);
+  const wantsJwt = policy.rules.filter((r) => r.upstreamJwt);
+  if (wantsJwt.length > 0 && !opts.upstreamJwt) {
+    // Fail closed: an upstream that expects the assertion must not get an allow without one.
+    throw new PolicyError(file, wantsJwt.map((r) => `${ruleLabel(r)}: upstreamJwt: true, but the service has no UPSTREAM_JWT_PRIVATE_KEY and UPSTREAM_JWT_ISSUER`));
+  }
   const findings = lintPolicy(policy);
   const errors = findings.filter((f) => f.severity === 'error');
   if (errors.length > 0 && !opts.allowLintErrors) {

@@ -39,6 +39,10 @@ export interface Rule {
   methods: readonly string[] | null;
   hosts: readonly HostPattern[] | null;
   conditions: Readonly<Record<ConditionKey, readonly string[] | null>>;
+  /** allow, not public: an allow by this rule sends X-Auth-Request-Jwt upstream */
+  upstreamJwt: boolean;
+  /** the assertion's `aud`; null: the request's host without its port */
+  audience: string | null;
 }
 
 export interface Policy {

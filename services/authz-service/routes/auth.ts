@@ -14,6 +14,8 @@ import { auditPath } from '../request/audit-path.js';
 import { normalizePath } from '../request/path.js';
 import type { KeySource } from '../tokens/key-source.js';
 import type { LivenessCache } from '../tokens/liveness.js';
+import type { VerifiedClaims } from '../../shared/jwt-verify.js';
+import { hostWithoutPort, type UpstreamAssertions } from '../upstream/assertions.js';
 import { identityHeaders } from './identity-headers.js';
 
 export interface AuthContext {
@@ -23,6 +25,8 @@ export interface AuthContext {
   policy: PolicyStore;
   keys: KeySource;
   liveness: LivenessCache;
+  /** X-Auth-Request-Jwt signer and cache; null when UPSTREAM_JWT_* is not configured */
+  upstream: UpstreamAssertions | null;
 }
 
 /** Every method Node's parser knows (CONNECT never reaches a route): an auth subrequest keeps the original one. */
@@ -46,7 +50,8 @@ const BEARER_INVALID = 'Bearer realm="saml-authz", error="invalid_token"';
  * Reads no body. Every error path denies.
  */
 const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
-  const { config, metrics, audit, policy, keys, liveness } = ctx;
+  const { config, metrics, audit, policy, keys, liveness, upstream } = ctx;
+  const upstreamAll = config.upstreamJwt?.all === true;
   const frontEndOptions: FrontEndOptions = {
     envoyPathPrefix: config.envoyPathPrefix,
     checkRequestRedirect: config.ingressCheckRequestRedirect,
@@ -91,6 +96,7 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
     }
 
     let identity: Identity | null = null;
+    let verifiedClaims: VerifiedClaims | null = null;
     let email: string | null = null;
     let jti: string | null = null;
     let tokenReason = 'no_token';
@@ -112,6 +118,7 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
         jti = claims.jti;
         if (live.live) {
           identity = claims;
+          verifiedClaims = claims;
           email = claims.email;
         } else tokenReason = live.reason;
       } else tokenReason = verified.reason;
@@ -120,13 +127,27 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
     const compiled = policy.current.compiled;
     let decision = evaluate(compiled, { method: original.method, host: original.host, path: path.path, clientIp: client }, identity);
     if (original.overrideMethod !== undefined) decision = bothMethods(compiled, decision, original.overrideMethod, original.host, path.path, client, identity);
+    let assertionExpired = false;
     if (decision.outcome === 'allow') {
-      finish('allow', decision.reason, started);
-      if (identity !== null) identityHeaders(reply, identity.subject, email, identity.groups);
-      return reply.code(200).send();
+      // The upstream assertion vouches for a signed-in, live user only: never for a public allow.
+      if (upstream !== null && verifiedClaims !== null && decision.public !== true) {
+        const rule = compiled.byId.get(decision.ruleId ?? '');
+        if (rule === undefined) throw new Error('an allow decision names no rule of the policy in force');
+        if (upstreamAll || rule.upstreamJwt) {
+          const assertion = upstream.get(verifiedClaims, rule.audience ?? hostWithoutPort(original.host), Date.now());
+          if (assertion !== null) reply.header('x-auth-request-jwt', assertion);
+          else assertionExpired = true;
+        }
+      }
+      if (!assertionExpired) {
+        finish('allow', decision.reason, started);
+        if (identity !== null) identityHeaders(reply, identity.subject, email, identity.groups);
+        return reply.code(200).send();
+      }
     }
-    const unauthenticated = decision.outcome === 'unauthenticated';
-    const reason = unauthenticated ? tokenReason : decision.reason;
+    // An allow whose assertion cannot be valid (the token expires within a second) is a sign-in again.
+    const unauthenticated = decision.outcome === 'unauthenticated' || assertionExpired;
+    const reason = assertionExpired ? 'expired' : unauthenticated ? tokenReason : decision.reason;
     audit({
       event: 'access_denied',
       subject: identity?.subject ?? null,

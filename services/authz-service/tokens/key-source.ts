@@ -23,6 +23,8 @@ export class KeySource {
   constructor(
     private readonly config: Pick<AuthzServiceConfig, 'keys' | 'jwtIssuer' | 'jwtAudience' | 'clockSkewSeconds' | 'cache'>,
     private readonly log: Log,
+    /** The authz-service's own UPSTREAM_JWT keys: a JWKS that publishes one of them is refused. */
+    private readonly ownKids: readonly string[] = [],
   ) {
     const initial: VerificationKey[] = config.keys.kind === 'static' ? config.keys.keys : [];
     this.loaded = config.keys.kind === 'static';
@@ -76,7 +78,11 @@ export class KeySource {
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         const text = await res.text();
         if (text.length > 1_000_000) throw new Error('JWKS document too large');
-        this.verifier.setKeys(loadVerificationKeys(text));
+        const loaded = loadVerificationKeys(text);
+        if (loaded.some((k) => k.kids.some((kid) => this.ownKids.includes(kid)))) {
+          throw new Error("the JWKS publishes the authz-service's own UPSTREAM_JWT_PRIVATE_KEY: user tokens and upstream assertions need different keys");
+        }
+        this.verifier.setKeys(loaded);
         if (!this.loaded) this.log.info({ url: keys.url }, 'JWKS loaded');
         this.loaded = true;
         return true;

@@ -19,6 +19,7 @@ const file = async (name: string, text: string) => {
 const networkOnly = await file('network.yaml', 'rules:\n  - { id: office, effect: allow, paths: ["/redeem"], sourceIps: ["10.0.0.0/8"] }\n');
 const invalid = await file('invalid.yaml', 'rules:\n  - { id: a, effect: allow, paths: ["/a*b"] }\n');
 const warnOnly = await file('warn.yaml', 'rules: []\n');
+const asserting = await file('upstream.yaml', 'rules:\n  - { id: orders, effect: allow, paths: ["/orders/**"], groups: [staff], upstreamJwt: true, audience: orders-api }\n  - { id: app, effect: allow, paths: ["/app/**"], groups: [staff], upstreamJwt: true }\n  - { id: docs, effect: allow, public: true, paths: ["/docs/**"] }\n');
 
 type Row = [name: string, args: string[], code: number, out: RegExp];
 const rows: Row[] = [
@@ -40,6 +41,12 @@ const rows: Row[] = [
     /decision {2}unauthenticated \(authentication_required\) → HTTP 401/],
   ['explain: reports from the office', ['explain', 'examples/policy.yaml', '--method', 'GET', '--url', 'https://app.example.com/reports/q1', '--groups', 'employees', '--ip', '203.0.113.7'], 0,
     /decision {2}allow \(allow_rule\) by rule "app-employees"/],
+  ['explain: upstreamJwt with the rule audience', ['explain', asserting, '--method', 'GET', '--url', 'https://shop.example.com/orders/1', '--groups', 'staff'], 0,
+    /decision {2}allow \(allow_rule\) by rule "orders" → HTTP 200\nupstream  X-Auth-Request-Jwt, aud "orders-api"[\s\S]*upstreamJwt: an allow sends X-Auth-Request-Jwt, aud "orders-api"/],
+  ['explain: upstreamJwt with the default audience (host without port)', ['explain', asserting, '--method', 'GET', '--url', 'https://app.example.com:8443/app/x', '--groups', 'staff'], 0,
+    /upstream  X-Auth-Request-Jwt, aud "app.example.com"\n[\s\S]*aud the request host "app.example.com"/],
+  ['explain: a public allow sends no assertion', ['explain', asserting, '--method', 'GET', '--url', 'https://app.example.com/docs/x', '--groups', 'staff'], 0,
+    /by rule "docs" → HTTP 200\nrules whose path matches/],
   ['explain: an ambiguous path', ['explain', 'examples/policy.yaml', '--method', 'GET', '--url', 'https://app.example.com/docs/..;/admin'], 0,
     /refused before any rule: the path is ambiguous \(path_parameter\) → HTTP 403/],
 ];

@@ -16,7 +16,7 @@ const rows: Row[] = [
   ['a missing effect', rule('{ id: a, paths: ["/"] }'), ['rule "a" (#1): effect: required, "allow" or "deny"']],
   ['an unknown effect', rule('{ id: a, effect: permit, paths: ["/"] }'), ['rule "a" (#1): effect: required, "allow" or "deny"']],
   ['an unknown key (a typo must not widen a rule)', rule('{ id: a, effect: allow, paths: ["/"], group: [admins] }'), [
-    'rule "a" (#1): unknown key "group" (known: id, effect, public, paths, methods, hosts, subjects, groups, sourceIps, notSubjects, notGroups, notSourceIps)',
+    'rule "a" (#1): unknown key "group" (known: id, effect, public, paths, methods, hosts, subjects, groups, sourceIps, notSubjects, notGroups, notSourceIps, upstreamJwt, audience)',
   ]],
   ['a public deny', rule('{ id: a, effect: deny, public: true, paths: ["/"] }'), ['rule "a" (#1): public: only an allow rule can be public']],
   ['public is not a boolean', rule('{ id: a, effect: allow, public: "yes", paths: ["/"] }'), ['rule "a" (#1): public: must be true or false']],
@@ -59,6 +59,21 @@ const rows: Row[] = [
     'rule "a" (#1): groups: must be a non-empty list (omit the key to mean "any")',
   ]],
   ['an empty group name', rule('{ id: a, effect: allow, paths: ["/"], groups: [""] }'), ['rule "a" (#1): groups[0] "": must not be empty']],
+  ['upstreamJwt on a deny', rule('{ id: a, effect: deny, paths: ["/"], upstreamJwt: true }'), ['rule "a" (#1): upstreamJwt: only an allow rule sends an upstream assertion']],
+  ['upstreamJwt on a public rule', rule('{ id: a, effect: allow, public: true, paths: ["/"], upstreamJwt: true }'), [
+    'rule "a" (#1): upstreamJwt: a public rule admits requests without a token, so it has no identity to assert',
+  ]],
+  ['upstreamJwt is not a boolean', rule('{ id: a, effect: allow, paths: ["/"], upstreamJwt: "yes" }'), ['rule "a" (#1): upstreamJwt: must be true or false']],
+  ['an audience on a public rule', rule('{ id: a, effect: allow, public: true, paths: ["/"], audience: x }'), [
+    'rule "a" (#1): audience: a public rule admits requests without a token, so it has no identity to assert',
+  ]],
+  ['an audience on a deny', rule('{ id: a, effect: deny, paths: ["/"], audience: x }'), ['rule "a" (#1): audience: only an allow rule sends an upstream assertion']],
+  ['an audience with a space', rule('{ id: a, effect: allow, paths: ["/"], upstreamJwt: true, audience: "orders api" }'), [
+    'rule "a" (#1): audience: must be 1–256 visible ASCII characters (a host name or a URI), no spaces',
+  ]],
+  ['an empty audience', rule('{ id: a, effect: allow, paths: ["/"], audience: "" }'), [
+    'rule "a" (#1): audience: must be 1–256 visible ASCII characters (a host name or a URI), no spaces',
+  ]],
   ['every problem at once', 'rules:\n  - { id: a, effect: allow, paths: ["x"], methods: [gett] }\n  - { id: b, paths: [] }', [
     'rule "a" (#1): paths[0] "x": must start with "/"',
     'rule "a" (#1): methods[0] "gett": is not an HTTP method (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, …)',
@@ -106,6 +121,13 @@ rules:
     ['[::1]', false, '8080'],
   ]);
   t.same(rule?.conditions.notSourceIps, ['10.9.0.0/16']);
+});
+
+t.test('upstreamJwt and audience: read as written, off and null when absent', async (t) => {
+  const r = parsePolicy('rules:\n  - { id: a, effect: allow, paths: ["/"], upstreamJwt: true, audience: "https://orders.example.com" }\n  - { id: b, effect: allow, paths: ["/b"], audience: b-api }\n  - { id: c, effect: allow, paths: ["/c"], upstreamJwt: false }');
+  t.ok(r.ok);
+  if (!r.ok) return;
+  t.same(r.policy.rules.map((x) => [x.upstreamJwt, x.audience]), [[true, 'https://orders.example.com'], [false, 'b-api'], [false, null]]);
 });
 
 t.test('methods: any case, upper-cased; GET also covers HEAD; duplicates dropped', async (t) => {
