@@ -61,9 +61,9 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): { child: 
   return { child, output: () => out, printed };
 }
 
-t.test('npm run demo: the URL it prints, opened in Chromium, signs in at the dev IdP and shows the signed-in page', { timeout: 300_000 }, async (t) => {
-  const chromium = findChromium();
-  if ('missing' in chromium) return void t.fail(chromium.missing);
+const chromium = findChromium();
+if ('missing' in chromium) t.fail(chromium.missing, { diagnostic: false });
+else t.test('npm run demo: the URL it prints, opened in Chromium, signs in at the dev IdP and shows the signed-in page', { timeout: 300_000 }, async (t) => {
 
   const state = await mkdtemp(join(tmpdir(), 'saml-authz-demo-'));
   t.teardown(() => rm(state, { recursive: true, force: true }));

@@ -73,7 +73,7 @@ export function browserSuite(config: ConfigName): void {
     : config === 'ingress-nginx' && findModules(SET_MISC_MODULES) === null ? 'BROWSER SUITE NOT RUN: no set-misc module: apt-get install -y libnginx-mod-http-set-misc'
     : undefined;
   if (missing !== undefined) {
-    t.fail(missing);
+    t.fail(missing, { diagnostic: false });
     return;
   }
   const executable = (chromiumBinary as { path: string }).path;

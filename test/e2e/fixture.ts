@@ -217,7 +217,10 @@ async function stopService(p: ServiceProcess): Promise<void> {
 type Parts = Pick<Stack, 'config' | 'port' | 'base' | 'idpUrl' | 'signinUrl' | 'site' | 'echo' | 'nginx' | 'token' | 'authz' | 'idp'>;
 
 function makeStack(s: Parts): Stack {
-  const request = (r: RawRequest) => rawRequest(HOST, s.port, r);
+  const request = (r: RawRequest) => {
+    if (s.base.startsWith('https:')) throw new Error('stack.request() speaks plain HTTP; this stack serves TLS (drive it with a browser)');
+    return rawRequest(HOST, s.port, r);
+  };
   const sign = async (over: Partial<SignSamlResponseOptions> = {}) =>
     (
       await signSamlResponse({
