@@ -214,7 +214,27 @@ export const SCENARIOS: readonly BrowserScenario[] = [
       identity(t, (await res.json()) as Echoed, '/app/home');
     },
   },
+  {
+    name: 'the residual risk of SAML_ALLOW_IDP_INITIATED=true: an unsolicited response auto-posted from another site signs the victim in as the attacker (why the default is off)',
+    variant: 'idp-initiated',
+    async run(s) {
+      const { t, stack } = s;
+      // The attacker takes a response from the IdP's tile for themselves and keeps it.
+      const attacker = await s.profile();
+      await attacker.context.route(`${stack.base}/saml/acs`, (route) => route.abort());
+      const kept = attacker.page.waitForRequest(`${stack.base}/saml/acs`, { timeout: STEP_MS });
+      const target = `${stack.base}/app/home`;
+      await attacker.page.goto(`${stack.idpUrl}/idp-initiated?user=mallory@example.com&email=mallory@example.com&groups=staff&RelayState=${encodeURIComponent(target)}`, { timeout: STEP_MS }).catch(() => undefined);
+      const form = new URLSearchParams((await kept).postData() ?? '');
 
+      const victim = await s.profile();
+      const landed = victim.page.waitForResponse((r) => r.url() === target && r.request().isNavigationRequest(), { timeout: STEP_MS });
+      await victim.page.goto(await s.attackerSite(`${stack.base}/saml/acs`, form.get('SAMLResponse')!, form.get('RelayState')), { timeout: STEP_MS });
+      const echoed = (await (await landed).json()) as Echoed;
+      t.equal(echoed.user, 'mallory@example.com', "the victim's browser is signed in as the attacker: no login state can bind a response nobody asked for");
+      t.ok((await victim.context.cookies()).some((c) => c.name === SESSION_COOKIE), 'with a session cookie in the victim’s jar');
+    },
+  },
   // What issue 13 adds. Each row is written when its branch lands; until then it fails as a todo.
   {
     name: 'silent renewal: after the token expires, the next page load gets a new token through /saml/login without contacting the IdP',
