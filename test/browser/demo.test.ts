@@ -5,7 +5,7 @@
  * developer's own stack; both process groups are stopped in teardown, also on failure.
  */
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,7 +63,7 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): { child: 
 
 const chromium = findChromium();
 if ('missing' in chromium) t.fail(chromium.missing, { diagnostic: false });
-else t.test('npm run demo: the URL it prints, opened in Chromium, signs in at the dev IdP and shows the signed-in page', { timeout: 300_000 }, async (t) => {
+else t.test('npm run demo: the URL it prints, opened in Chromium, signs in at the dev IdP and shows the signed-in page; its curl lines work as printed', { timeout: 300_000 }, async (t) => {
 
   const state = await mkdtemp(join(tmpdir(), 'saml-authz-demo-'));
   t.teardown(() => rm(state, { recursive: true, force: true }));
@@ -113,4 +113,16 @@ else t.test('npm run demo: the URL it prints, opened in Chromium, signs in at th
   const acs = (await net.settled()).find((e) => e.url.endsWith('/saml/acs'));
   t.equal(acs?.status, 303, 'the IdP’s form post was redeemed (303 back)');
   t.comment(`demo signed in, in ${((Date.now() - started) / 1000).toFixed(1)} s from npm start`);
+
+  // The curl lines it prints, run as printed: sign in, allow, deny, no token, revoke, refused.
+  const from = lines.findIndex((l) => l.startsWith('Sign in at the development IdP'));
+  const script = lines
+    .slice(from, lines.findIndex((l) => l.startsWith('Ctrl-C stops NGINX')))
+    .filter((l) => /^ {2}\S/.test(l) && /^(resp=|token=|curl )/.test(l.trim()) || /^ {4,}\| /.test(l))
+    .join('\n');
+  t.equal(script.split('\n').filter((l) => /^ {2}(resp|token)=|^ {2}curl /.test(l)).length, 7, 'seven commands');
+  const shell = execFileSync('sh', ['-c', script], { encoding: 'utf8', env: { PATH: process.env.PATH }, timeout: 60_000 });
+  // (the allow line's JSON ends without a newline: the next status line follows it directly)
+  t.same([...shell.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1])), [403, 302, 204, 302], 'deny 403, no token 302, logout 204, the revoked token 302');
+  t.match(shell, /"user": "alice@example\.com"/, 'allow: the application sees alice@example.com');
 });
