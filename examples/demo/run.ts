@@ -11,11 +11,12 @@
 import { readFile } from 'node:fs/promises';
 import { startEchoUpstream } from '../../test/e2e/echo-upstream.js';
 import { CONFIGS, findNginx, nginxVersion, render, startNginx } from '../../test/e2e/nginx.js';
-import { devPorts } from '../../services/dev/banner.js';
+import { demoPort, devPorts } from '../../services/dev/banner.js';
 
 const HOST = '127.0.0.1';
-// npm start's ports (SAML_AUTHZ_DEV_PORTS when it was started with other ones); NGINX on 8000.
-const PORTS = { nginx: 8000, ...devPorts(process.env.SAML_AUTHZ_DEV_PORTS) };
+// npm start's ports (SAML_AUTHZ_DEV_PORTS when it was started with other ones); NGINX on 8000
+// (SAML_AUTHZ_DEMO_PORT: give npm start the same, it allows the demo's return URLs).
+const PORTS = { nginx: demoPort(process.env.SAML_AUTHZ_DEMO_PORT), ...devPorts(process.env.SAML_AUTHZ_DEV_PORTS) };
 const say = (line = '') => process.stdout.write(`${line}\n`);
 
 async function ready(url: string): Promise<boolean> {
@@ -71,6 +72,11 @@ NGINX (${nginxVersion(binary)}) is running on ${app} with examples/nginx/auth-re
   ${app}/saml/…, ${app}/logout   → token-service ${HOST}:${PORTS.token}
   everything else                   → auth_request to authz-service ${HOST}:${PORTS.authz}, then the echo app (${HOST}:${echo.port}),
                                       which answers with the request it received, identity headers included.
+
+In a browser on this machine (test/browser/demo.test.ts opens it in Chromium):
+  ${app}/app/home
+  → sign-in at the development IdP (${HOST}:${PORTS.idp}) → back to the page, which shows alice@example.com
+  (examples/policy.yaml grants the application as app.example.com, 127.0.0.1 and localhost).
 
 Sign in at the development IdP and redeem the response through NGINX:
   resp=$(curl -s ${HOST}:${PORTS.idp}/idp-initiated | grep -o 'name="SAMLResponse" value="[^"]*"' | sed 's/.*value="//; s/"$//')

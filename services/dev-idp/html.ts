@@ -51,5 +51,10 @@ export function autoPostForm(acsUrl: string, samlResponse: string, relayState: s
 <input type="hidden" name="SAMLResponse" value="${escapeHtml(samlResponse)}">${relay}
 <noscript><button type="submit">Continue</button></noscript></form>`;
   const script = `<script nonce="${nonce}">document.forms[0].submit()</script>`;
-  return { html: layout('Signing in…', body, nonce, script), csp: policy(nonce, new URL(acsUrl).origin) };
+  // form-action also governs the redirects that follow the post: the ACS's 303 to the RelayState must
+  // be allowed too, or Chromium stops a sign-in whose ACS is on another origin than the application.
+  const origins = new Set([new URL(acsUrl).origin]);
+  const relayOrigin = relayState === null ? null : URL.parse(relayState)?.origin;
+  if (relayOrigin && /^https?:/.test(relayOrigin)) origins.add(relayOrigin);
+  return { html: layout('Signing in…', body, nonce, script), csp: policy(nonce, [...origins].join(' ')) };
 }

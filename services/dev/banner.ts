@@ -18,6 +18,14 @@ export function devPorts(value: string | undefined): Ports {
   return { idp: p[0]!, token: p[1]!, authz: p[2]!, tokenMetrics: p[3]!, authzMetrics: p[4]! };
 }
 
+/** The demo's NGINX port (`npm run demo`): 8000, or SAML_AUTHZ_DEMO_PORT (a return URL allowed by npm start). */
+export function demoPort(value: string | undefined): number {
+  if (!value) return 8000;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error('SAML_AUTHZ_DEMO_PORT: expected a port');
+  return n;
+}
+
 export interface BannerInput {
   host: string;
   ports: Ports;

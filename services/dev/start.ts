@@ -20,7 +20,7 @@ import { devKeys } from './keys.js';
 import { checkPortFree } from './ports.js';
 import { prettyLine } from './pretty.js';
 import { takeStartLock, type StartLock } from './lock.js';
-import { banner, devPorts, type Ports } from './banner.js';
+import { banner, demoPort, devPorts, type Ports } from './banner.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const HOST = '127.0.0.1';
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   process.on('uncaughtException', fail);
   process.on('unhandledRejection', fail);
 
-  const port = devPorts(process.env.SAML_AUTHZ_DEV_PORTS);
+  const port = { ...devPorts(process.env.SAML_AUTHZ_DEV_PORTS), demo: demoPort(process.env.SAML_AUTHZ_DEMO_PORT) };
   const state = devStateDir(process.env);
   lock = await takeStartLock(state);
   const names: [keyof Ports, string][] = [['idp', 'dev IdP'], ['token', 'token-service'], ['authz', 'authz-service'], ['tokenMetrics', 'token-service metrics'], ['authzMetrics', 'authz-service metrics']];
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
     // Secure cookies (the default, and the __Host- login-state cookie) are accepted from http://127.0.0.1
     // by Chromium and Firefox; the dev IdP's tile signs in without a request.
     SAML_ALLOW_IDP_INITIATED: 'true',
-    ALLOWED_RETURN_URLS: `${base}:8000/,http://localhost:8000/,${tokenUrl}/`,
+    ALLOWED_RETURN_URLS: `${base}:${port.demo}/,http://localhost:${port.demo}/,${tokenUrl}/`, // npm run demo's NGINX
   });
   await waitReady(`${tokenUrl}/readyz`, 120_000);
   startService('authz-service', 'authz-service', {

@@ -76,3 +76,15 @@ t.test('refuses a request it cannot read or for another ACS', async (t) => {
   const noUser = await app.inject({ method: 'POST', url: '/sso', payload: 'nameId=', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
   t.equal(noUser.statusCode, 400);
 });
+
+t.test("the auto-post page's form-action allows the ACS and the RelayState's origin (the ACS's 303 goes there), nothing else", async (t) => {
+  const formAction = (csp: unknown) => /form-action ([^;]*)/.exec(String(csp))?.[1];
+  const acs = new URL(ACS).origin;
+  const to = async (relay?: string) =>
+    formAction((await app.inject({ method: 'GET', url: `/idp-initiated?user=x${relay === undefined ? '' : `&RelayState=${encodeURIComponent(relay)}`}` })).headers['content-security-policy']);
+  t.equal(await to('https://app.example.org:8443/x?y=1'), `${acs} https://app.example.org:8443`, 'another origin: listed');
+  t.equal(await to(`${acs}/back`), acs, 'the ACS origin: once');
+  t.equal(await to(), acs, 'no RelayState: the ACS only');
+  t.equal(await to('/relative'), acs, 'a relative RelayState adds nothing');
+  t.equal(await to('javascript:alert(1)'), acs, 'nor a non-http URL');
+});

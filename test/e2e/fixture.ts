@@ -5,6 +5,8 @@
  * (children killed and awaited) in teardown.
  */
 import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { buildDevIdp } from '../../services/dev-idp/app.js';
 import { generateIdpKeys, type KeyPair } from '../../services/dev-idp/keys.js';
 import { signSamlResponse, type SignSamlResponseOptions } from '../../services/dev-idp/sign.js';
 import { createTestDatabase } from '../helpers/db.js';
@@ -75,11 +77,28 @@ rules:
 `;
 export const ADMIN_HOST = 'admin.e2e.test';
 
+/**
+ * How a stack differs from the default one (everything on http://127.0.0.1, no IdP server): what the
+ * browser suite (test/browser) needs. Environment overrides have the last word.
+ */
+export interface StackOptions {
+  /** the host name clients use for NGINX (a browser maps it to 127.0.0.1); default 127.0.0.1 */
+  appHost?: string;
+  /** NGINX serves TLS with this certificate (PEM): the base URL is https:// */
+  tls?: { cert: string; key: string };
+  /** also run the development IdP (services/dev-idp) at http://<host>:<port>; SAML_IDP_SSO_URL points at it */
+  devIdp?: { host: string; user?: { nameId: string; email: string; groups: readonly string[] } };
+  tokenEnv?: Readonly<Record<string, string>>;
+  authzEnv?: Readonly<Record<string, string>>;
+}
+
 export interface Stack {
   config: ConfigName;
   port: number;
-  /** http://127.0.0.1:<nginx port> */
+  /** http://127.0.0.1:<nginx port> (https://<appHost>:<port> with StackOptions) */
   base: string;
+  /** the development IdP's origin (with StackOptions.devIdp) */
+  idpUrl: string | undefined;
   /** where a 401 sends the browser (the token-service's /saml/login through NGINX) */
   signinUrl: string;
   site: string;
@@ -88,7 +107,7 @@ export interface Stack {
   token: ServiceProcess;
   authz: ServiceProcess;
   idp: KeyPair;
-  /** a request to NGINX (raw request-target, Host = 127.0.0.1:<port> unless given) */
+  /** a request to NGINX over plain TCP (raw request-target, Host = 127.0.0.1:<port> unless given) */
   request(r: RawRequest): Promise<RawResponse>;
   /** a SAML Response for this stack, signed by the test IdP */
   sign(over?: Partial<SignSamlResponseOptions>): Promise<string>;
@@ -103,7 +122,7 @@ interface Teardown {
 }
 
 /** Starts the stack; retries with new ports when NGINX loses its port to a race. */
-export async function startStack(t: Teardown, config: ConfigName, nginxBinary: string): Promise<Stack> {
+export async function startStack(t: Teardown, config: ConfigName, nginxBinary: string, options: StackOptions = {}): Promise<Stack> {
   const { url: databaseUrl } = await createTestDatabase(t);
   const idp = await generateIdpKeys();
   const jwtKey = newSigningKey('ES256');
@@ -117,17 +136,31 @@ export async function startStack(t: Teardown, config: ConfigName, nginxBinary: s
 
   for (let attempt = 1; ; attempt++) {
     const port = await freePort(HOST);
-    const base = `http://${HOST}:${port}`;
+    const base = `${options.tls ? 'https' : 'http'}://${options.appHost ?? HOST}:${port}`;
     const common = { DATABASE_URL: databaseUrl, HOST, PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', SHUTDOWN_DELAY_SECONDS: '0', TRUSTED_PROXIES: `${HOST}/32` };
     const started: ServiceProcess[] = [];
-    const stopAll = () => Promise.all(started.map(stopService));
+    let devIdp: Awaited<ReturnType<typeof buildDevIdp>> | undefined;
+    const stopAll = () => Promise.all([...started.map(stopService), devIdp?.close()]);
     try {
+      let idpUrl: string | undefined;
+      if (options.devIdp) {
+        const app = await buildDevIdp({
+          idp,
+          issuer: IDP_ISSUER,
+          acsUrl: `${base}/saml/acs`,
+          spEntityId: `${base}/saml/metadata`,
+          ...(options.devIdp.user ? { defaultUser: options.devIdp.user } : {}),
+        });
+        devIdp = app;
+        await app.listen({ host: HOST, port: 0 });
+        idpUrl = `http://${options.devIdp.host}:${(app.server.address() as AddressInfo).port}`;
+      }
       const [token, authz] = await Promise.all([
         startServiceProcess('services/token-service/main.ts', {
           ...common,
           SAML_IDP_CERT: idp.cert,
           SAML_IDP_ISSUER: IDP_ISSUER,
-          SAML_IDP_SSO_URL: IDP_SSO_URL,
+          SAML_IDP_SSO_URL: idpUrl ? `${idpUrl}/sso` : IDP_SSO_URL,
           SAML_SP_ENTITY_ID: `${base}/saml/metadata`,
           SAML_ACS_URL: `${base}/saml/acs`, // the URL as the IdP posts to it: through NGINX
           JWT_PRIVATE_KEY: jwtKey.privatePem,
@@ -138,6 +171,7 @@ export async function startStack(t: Teardown, config: ConfigName, nginxBinary: s
           RATE_LIMIT_MAX: '10000',
           SWEEP_INTERVAL_SECONDS: '0',
           SAML_ALLOW_IDP_INITIATED: 'true', // signIn() redeems unsolicited responses
+          ...options.tokenEnv,
         }).then((p) => (started.push(p), p)),
         startServiceProcess('services/authz-service/main.ts', {
           ...common,
@@ -149,12 +183,13 @@ export async function startStack(t: Teardown, config: ConfigName, nginxBinary: s
           JWT_AUDIENCE: AUDIENCE,
           UPSTREAM_JWT_PRIVATE_KEY: upstreamKey.privatePem,
           UPSTREAM_JWT_ISSUER: UPSTREAM_ISSUER,
+          ...options.authzEnv,
         }).then((p) => (started.push(p), p)),
       ]);
       const signinUrl = `${base}/saml/login`;
       const authUrl = `http://${HOST}:${authz.port}/auth`;
       const site = render(template, {
-        LISTEN: `${HOST}:${port}`,
+        LISTEN: `${HOST}:${port}${options.tls ? ' ssl' : ''}`,
         TOKEN_SERVICE: `${HOST}:${token.port}`,
         AUTHZ_SERVICE: `${HOST}:${authz.port}`,
         APP: `${HOST}:${echo.port}`,
@@ -163,12 +198,12 @@ export async function startStack(t: Teardown, config: ConfigName, nginxBinary: s
         SIGNIN_URL: signinUrl,
         SIGNIN_LOCATION: ingressSigninLocation('/', signinUrl),
       });
-      const nginx = await startNginx({ binary: nginxBinary, site, listen: [{ host: HOST, port }], modules });
+      const nginx = await startNginx({ binary: nginxBinary, site, listen: [{ host: HOST, port }], modules, ...(options.tls ? { tls: options.tls } : {}) });
       t.teardown(async () => {
         await nginx.stop();
         await stopAll();
       });
-      return makeStack({ config, port, base, signinUrl, site, echo, nginx, token, authz, idp });
+      return makeStack({ config, port, base, idpUrl, signinUrl, site, echo, nginx, token, authz, idp });
     } catch (err) {
       await stopAll();
       if (attempt < 3 && /Address already in use/.test(String(err))) continue;
@@ -185,10 +220,13 @@ async function stopService(p: ServiceProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-type Parts = Pick<Stack, 'config' | 'port' | 'base' | 'signinUrl' | 'site' | 'echo' | 'nginx' | 'token' | 'authz' | 'idp'>;
+type Parts = Pick<Stack, 'config' | 'port' | 'base' | 'idpUrl' | 'signinUrl' | 'site' | 'echo' | 'nginx' | 'token' | 'authz' | 'idp'>;
 
 function makeStack(s: Parts): Stack {
-  const request = (r: RawRequest) => rawRequest(HOST, s.port, r);
+  const request = (r: RawRequest) => {
+    if (s.base.startsWith('https:')) throw new Error('stack.request() speaks plain HTTP; this stack serves TLS (drive it with a browser)');
+    return rawRequest(HOST, s.port, r);
+  };
   const sign = async (over: Partial<SignSamlResponseOptions> = {}) =>
     (
       await signSamlResponse({
