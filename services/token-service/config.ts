@@ -37,6 +37,12 @@ const SAML_ENV_NAMES: Partial<Record<keyof SamlSettings, string>> = {
   spDecryptionCert: 'SAML_DECRYPTION_CERT',
   emailAttribute: 'SAML_EMAIL_ATTRIBUTE',
   groupsAttribute: 'SAML_GROUPS_ATTRIBUTE',
+  spSigningKey: 'SAML_SP_SIGNING_KEY',
+  spSigningCert: 'SAML_SP_SIGNING_CERT',
+  signAuthnRequests: 'SAML_SIGN_AUTHN_REQUESTS',
+  nameIdFormat: 'SAML_NAMEID_FORMAT',
+  idpSloUrl: 'SAML_IDP_SLO_URL',
+  sloUrl: 'SAML_SLO_URL',
 };
 
 /** Reads and validates the token-service's environment; throws ConfigError naming every bad variable. */
@@ -52,6 +58,13 @@ export function loadTokenServiceConfig(env: Env): TokenServiceConfig {
     r.fail('SAML_DECRYPTION_KEY', 'expected one PEM private key');
   }
   const spDecryptionCert = r.string('SAML_DECRYPTION_CERT', { file: true });
+  const spSigningKey = r.string('SAML_SP_SIGNING_KEY', { file: true });
+  if (spSigningKey !== undefined && splitPem(spSigningKey, /(?:RSA )?PRIVATE KEY/).length !== 1) {
+    r.fail('SAML_SP_SIGNING_KEY', 'expected one PEM private key');
+  }
+  const spSigningCert = r.string('SAML_SP_SIGNING_CERT', { file: true });
+  const idpSloUrl = r.url('SAML_IDP_SLO_URL');
+  const sloUrl = r.url('SAML_SLO_URL');
   const maxAge = r.int('SAML_MAX_ASSERTION_AGE_SECONDS', { default: 0, min: 0, max: 7 * 86400 });
   const samlInput: SamlSettingsInput = {
     idpCerts,
@@ -64,6 +77,13 @@ export function loadTokenServiceConfig(env: Env): TokenServiceConfig {
     ...(maxAge > 0 ? { maxAssertionAgeSeconds: maxAge } : {}),
     ...(decryptionKey !== undefined ? { decryptionKey } : {}),
     ...(spDecryptionCert !== undefined ? { spDecryptionCert } : {}),
+    ...(spSigningKey !== undefined ? { spSigningKey } : {}),
+    ...(spSigningCert !== undefined ? { spSigningCert } : {}),
+    ...(idpSloUrl !== undefined ? { idpSloUrl } : {}),
+    ...(sloUrl !== undefined ? { sloUrl } : {}),
+    signAuthnRequests: r.bool('SAML_SIGN_AUTHN_REQUESTS', false),
+    nameIdFormat: r.string('SAML_NAMEID_FORMAT', { default: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress' }) ?? '',
+    allowTransientNameId: r.bool('SAML_ALLOW_TRANSIENT_NAMEID', false),
     emailAttribute: r.string('SAML_EMAIL_ATTRIBUTE', { default: 'email' }) ?? 'email',
     groupsAttribute: r.string('SAML_GROUPS_ATTRIBUTE', { default: 'groups' }) ?? 'groups',
     // Off by default: an unsolicited response cannot be bound to the browser that posts it (login CSRF).

@@ -37,10 +37,28 @@ export interface SamlRequestsTable {
   client_network: ColumnType<string | null, string | null | undefined, never>;
 }
 
+/** IdP LogoutRequest ids already acted on (replay store, migration 0004). */
+export interface SamlLogoutSeenTable {
+  idp_issuer: string;
+  request_id: string;
+  received_at: Generated<Date>;
+  expires_at: Timestamp;
+}
+
+/** Outstanding SP-initiated LogoutRequest ids, single use (migration 0004). */
+export interface SamlLogoutPendingTable {
+  request_id: string;
+  return_url: string | null;
+  created_at: Generated<Date>;
+  expires_at: Timestamp;
+}
+
 export interface Database {
   issued_tokens: IssuedTokensTable;
   saml_assertions: SamlAssertionsTable;
   saml_requests: SamlRequestsTable;
+  saml_logout_seen: SamlLogoutSeenTable;
+  saml_logout_pending: SamlLogoutPendingTable;
 }
 
 /** The channel the database notifies on when a token row is revoked (payload: the jti). */

@@ -1,5 +1,6 @@
 import type { App } from '../../shared/app-base.js';
 import { sweepExpired } from '../store/tokens.js';
+import { sweepLogoutIds } from '../store/slo.js';
 
 /**
  * Deletes expired token rows, assertion ids and request ids every `intervalSeconds` (0 = never; run
@@ -11,7 +12,8 @@ export function startSweeper(app: App, intervalSeconds: number, graceSeconds: nu
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    sweepExpired(app.db.kysely, graceSeconds)
+    Promise.all([sweepExpired(app.db.kysely, graceSeconds), sweepLogoutIds(app.db.kysely)])
+      .then(([counts, logout]) => ({ ...counts, ...logout }))
       .then((counts) => app.log.debug({ ...counts }, 'expired rows swept'))
       .catch((err: unknown) => app.log.warn({ reason: (err as Error).message }, 'expiry sweep failed'))
       .finally(() => (running = false));
