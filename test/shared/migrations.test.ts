@@ -1,10 +1,13 @@
 import t from 'tap';
 import pg from 'pg';
-import { sql } from 'kysely';
+import { NO_MIGRATIONS, sql } from 'kysely';
 import { connect } from '../../services/shared/db/connect.js';
 import { createMigrator, migrateToLatest, pendingMigrations } from '../../services/shared/db/migrator.js';
 import { REVOCATION_CHANNEL } from '../../services/shared/db/schema.js';
 import { createTestDatabase, withDb } from '../helpers/db.js';
+
+const ALL = ['0001_initial_schema', '0002_login_binding', '0003_sessions'];
+const TABLES = ['issued_tokens', 'saml_assertions', 'saml_requests', 'sessions'];
 
 async function tables(db: ReturnType<typeof connect>): Promise<string[]> {
   const rows = await sql<{ tablename: string }>`select tablename from pg_tables where schemaname = 'public' and tablename not like 'kysely_%' order by tablename`.execute(db.kysely);
@@ -17,15 +20,20 @@ t.test('migrations apply, revert and apply again on a fresh database', async (t)
   t.teardown(() => db.destroy());
   t.ok((await pendingMigrations(db.kysely)).length > 0, 'pending before');
   const applied = await migrateToLatest(db.kysely);
-  t.same(applied, ['0001_initial_schema']);
-  t.same(await tables(db), ['issued_tokens', 'saml_assertions', 'saml_requests']);
+  t.same(applied, ALL);
+  t.same(await tables(db), TABLES);
   t.same(await pendingMigrations(db.kysely), [], 'nothing pending after');
 
-  const down = await createMigrator(db.kysely).migrateDown();
+  const one = await createMigrator(db.kysely).migrateDown();
+  t.error(one.error);
+  t.same(await tables(db), ['issued_tokens', 'saml_assertions', 'saml_requests'], 'down one step removes the sessions table');
+  const cols = await sql<{ n: number }>`select count(*)::int as n from information_schema.columns where table_name = 'issued_tokens' and column_name = 'sid'`.execute(db.kysely);
+  t.equal(cols.rows[0]?.n, 0, 'and the tokens\' sid column');
+  const down = await createMigrator(db.kysely).migrateTo(NO_MIGRATIONS);
   t.error(down.error);
   t.same(await tables(db), [], 'down removes every table');
-  t.same(await migrateToLatest(db.kysely), ['0001_initial_schema'], 'up again');
-  t.same(await tables(db), ['issued_tokens', 'saml_assertions', 'saml_requests']);
+  t.same(await migrateToLatest(db.kysely), ALL, 'up again');
+  t.same(await tables(db), TABLES);
   t.same(await migrateToLatest(db.kysely), [], 'idempotent');
 });
 
