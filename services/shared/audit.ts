@@ -2,7 +2,14 @@ import pino, { type Logger } from 'pino';
 
 /** The audit trail's stable schema: one JSON line per issuance, refusal, revocation and deny. */
 export interface AuditEvent {
-  event: 'token_issued' | 'saml_refused' | 'token_revoked' | 'access_denied' | 'redeem_refused';
+  event: 'token_issued' | 'saml_refused' | 'token_revoked' | 'access_denied' | 'redeem_refused'
+    /** SAML Single Logout: a logout the IdP asked for (in), one we asked the IdP for (out), a refused logout message. */
+    | 'slo_in' | 'slo_out' | 'slo_refused';
+  /** SLO: `idp_initiated` or `sp_initiated`, and the outcome (saml_slo_total's labels). */
+  direction?: string;
+  result?: string;
+  /** SLO: how many tokens an IdP-initiated logout revoked. */
+  revoked?: number;
   subject?: string | null;
   jti?: string | null;
   reason?: string;

@@ -27,6 +27,14 @@ const TOO_MANY_GROUPS_PAGE = '<!doctype html><title>Sign-in not completed</title
   + '<p>Your account details (usually: the groups you belong to) are more than this sign-in can carry, so you were not signed in. Signing in again will not help.</p>'
   + '<p>Please contact your administrator and mention <code>token_too_large</code>.</p>\n';
 
+const TRANSIENT_PAGE = '<!doctype html><html lang="en"><meta charset="utf-8"><title>Sign-in not completed</title><h1>Sign-in not completed</h1>'
+  + '<p>Your identity provider sent a temporary identifier (a <em>transient</em> NameID) that changes at every sign-in, so this service cannot recognise you. Signing in again will not help.</p>'
+  + '<p>Please tell your administrator: set the application\'s NameID format at the identity provider to the one in this service\'s metadata (usually the email address), not transient. Mention <code>transient_name_id</code>.</p>\n';
+const TRANSIENT_JSON = {
+  error: 'transient_name_id',
+  message: 'the identity provider sent a transient NameID; configure the application at the IdP to send the NameID format in the SP metadata (SAML_NAMEID_FORMAT)',
+};
+
 /** A browser form post (HTML accepted, JSON not asked for) gets a cookie; API clients get JSON. */
 function wantsJson(req: FastifyRequest): boolean {
   const accept = req.headers.accept ?? '';
@@ -46,6 +54,11 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
     metrics.samlRejected.inc({ reason });
     req.log.info({ reason, detail }, 'SAML response refused');
     audit({ event: 'saml_refused', reason, subject: subject ?? null, client: req.clientAddress, request_id: req.id });
+    // An IdP setting, not a bad document: say what to change (403, like token_too_large).
+    if (reason === 'transient_name_id') {
+      reply.code(403).headers(NO_STORE);
+      return wantsJson(req) ? reply.send(TRANSIENT_JSON) : reply.type('text/html; charset=utf-8').send(TRANSIENT_PAGE);
+    }
     return reply.code(401).headers(NO_STORE).send(GENERIC_401);
   };
 

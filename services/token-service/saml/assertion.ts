@@ -1,5 +1,5 @@
 import type { Element } from '@xmldom/xmldom';
-import type { SamlSettings } from './config.js';
+import { TRANSIENT_FORMAT, type SamlSettings } from './config.js';
 import { reject } from './reasons.js';
 import { NS, attr, children, instant, onlyChild } from './xml.js';
 import { emailOf, groupsOf, subjectOf, trimXmlSpace } from './identity.js';
@@ -60,6 +60,11 @@ export function checkAssertion(assertion: Element, cfg: SamlSettings, now: Date)
   const nameIdEl = subject && onlyChild(subject, NS.assertion, 'NameID');
   if (subject === null || nameIdEl === null) return reject('missing_subject', 'no NameID in the Subject');
   const format = attr(nameIdEl, 'Format');
+  // Any other format (persistent, unspecified, emailAddress when another was asked) is accepted: it
+  // is stable between sign-ins; only transient changes every time (docs/single-logout.md).
+  if (format !== null && trimXmlSpace(format) === TRANSIENT_FORMAT && !cfg.allowTransientNameId) {
+    reject('transient_name_id', 'the NameID Format is transient and SAML_ALLOW_TRANSIENT_NAMEID is off');
+  }
   // textContent joins every text node, so a comment inside the NameID cannot truncate it.
   const nameId = subjectOf(nameIdEl.textContent ?? '', format);
   const bearers = children(subject, NS.assertion, 'SubjectConfirmation').filter((c) => attr(c, 'Method') === BEARER);
