@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../../shared/db/schema.js';
+import { endSessionsOf } from './sessions.js';
 
 type Conn = Kysely<Database> | Transaction<Database>;
 
@@ -31,25 +32,20 @@ export async function consumePendingLogout(db: Conn, requestId: string): Promise
 }
 
 /**
- * IdP-initiated logout's revocation: every live token of this NameID from this IdP, of the named
- * sessions (SessionIndex) or of all its sessions when none is named. The trigger of migration 0001
- * notifies every authz replica. Returns the revoked token ids.
+ * IdP-initiated logout: ends the live sessions of this NameID at this IdP — those with the named
+ * SessionIndexes, or all of them when none is named — and revokes their tokens (sessions.ts
+ * `endSessionsOf`; the NOTIFY trigger reaches every authz replica). Returns the ended session ids.
  */
-export async function revokeForLogout(
-  db: Conn,
+export async function endSessionsForLogout(
+  db: Transaction<Database>,
   who: { idpIssuer: string; subject: string; sessionIndexes: readonly string[] },
-  reason: string,
 ): Promise<string[]> {
-  let q = db
-    .updateTable('issued_tokens')
-    .set({ revoked_at: new Date(), revoked_reason: reason })
-    .where('idp_issuer', '=', who.idpIssuer)
-    .where('subject', '=', who.subject)
-    .where('revoked_at', 'is', null)
-    .where('expires_at', '>', new Date());
-  if (who.sessionIndexes.length > 0) q = q.where('session_index', 'in', [...who.sessionIndexes]);
-  const rows = await q.returning('jti').execute();
-  return rows.map((r) => r.jti);
+  if (who.sessionIndexes.length === 0) return endSessionsOf(db, { idpIssuer: who.idpIssuer, subject: who.subject }, 'idp_logout');
+  const ended: string[] = [];
+  for (const sessionIndex of new Set(who.sessionIndexes)) {
+    ended.push(...(await endSessionsOf(db, { idpIssuer: who.idpIssuer, subject: who.subject, sessionIndex }, 'idp_logout')));
+  }
+  return ended;
 }
 
 /** Deletes expired logout ids (run with the token sweep). */
