@@ -6,8 +6,8 @@ import { createMigrator, migrateToLatest, pendingMigrations } from '../../servic
 import { REVOCATION_CHANNEL } from '../../services/shared/db/schema.js';
 import { createTestDatabase, withDb } from '../helpers/db.js';
 
-const ALL = ['0001_initial_schema', '0002_login_binding', '0003_sessions'];
-const TABLES = ['issued_tokens', 'saml_assertions', 'saml_requests', 'sessions'];
+const ALL = ['0001_initial_schema', '0002_login_binding', '0003_sessions', '0004_slo'];
+const TABLES = ['issued_tokens', 'saml_assertions', 'saml_logout_pending', 'saml_logout_seen', 'saml_requests', 'sessions'];
 
 async function tables(db: ReturnType<typeof connect>): Promise<string[]> {
   const rows = await sql<{ tablename: string }>`select tablename from pg_tables where schemaname = 'public' and tablename not like 'kysely_%' order by tablename`.execute(db.kysely);
@@ -24,9 +24,12 @@ t.test('migrations apply, revert and apply again on a fresh database', async (t)
   t.same(await tables(db), TABLES);
   t.same(await pendingMigrations(db.kysely), [], 'nothing pending after');
 
+  const slo = await createMigrator(db.kysely).migrateDown();
+  t.error(slo.error);
+  t.same(await tables(db), ['issued_tokens', 'saml_assertions', 'saml_requests', 'sessions'], 'down one step removes the logout tables');
   const one = await createMigrator(db.kysely).migrateDown();
   t.error(one.error);
-  t.same(await tables(db), ['issued_tokens', 'saml_assertions', 'saml_requests'], 'down one step removes the sessions table');
+  t.same(await tables(db), ['issued_tokens', 'saml_assertions', 'saml_requests'], 'down another step removes the sessions table');
   const cols = await sql<{ n: number }>`select count(*)::int as n from information_schema.columns where table_name = 'issued_tokens' and column_name = 'sid'`.execute(db.kysely);
   t.equal(cols.rows[0]?.n, 0, 'and the tokens\' sid column');
   const down = await createMigrator(db.kysely).migrateTo(NO_MIGRATIONS);
