@@ -2,9 +2,12 @@ import pino, { type Logger } from 'pino';
 
 /** The audit trail's stable schema: one JSON line per issuance, refusal, revocation and deny. */
 export interface AuditEvent {
-  event: 'token_issued' | 'saml_refused' | 'token_revoked' | 'access_denied' | 'redeem_refused';
+  event: 'token_issued' | 'saml_refused' | 'token_revoked' | 'access_denied' | 'redeem_refused'
+    | 'session_started' | 'session_renewed' | 'session_ended';
   subject?: string | null;
   jti?: string | null;
+  /** The session (sessions.sid). */
+  sid?: string | null;
   reason?: string;
   rule?: string | null;
   method?: string;

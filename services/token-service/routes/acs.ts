@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { readCookies, serializeCookie } from '../../shared/cookies.js';
@@ -5,6 +6,9 @@ import { validateSamlResponse } from '../saml/validate.js';
 import { SamlRejection, type SamlRejectReason } from '../saml/reasons.js';
 import { consumeRequestId, isRequestOutstanding, recordAssertion } from '../store/saml.js';
 import { insertToken } from '../store/tokens.js';
+import { insertSession } from '../store/sessions.js';
+import { newSessionSecret, sessionCookie } from '../sessions/cookie.js';
+import { sendPage, signInHref, signInRefusedPage } from '../pages/pages.js';
 import type { IssuedToken } from '../tokens/issuer.js';
 import { filterGroups } from '../tokens/groups-filter.js';
 import { oversize } from '../tokens/size.js';
@@ -46,6 +50,7 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
     metrics.samlRejected.inc({ reason });
     req.log.info({ reason, detail }, 'SAML response refused');
     audit({ event: 'saml_refused', reason, subject: subject ?? null, client: req.clientAddress, request_id: req.id });
+    if (!wantsJson(req)) return sendPage(reply, 401, signInRefusedPage(req.id, signInHref(undefined)));
     return reply.code(401).headers(NO_STORE).send(GENERIC_401);
   };
 
@@ -94,9 +99,21 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
         return refuse(req, reply, 'login_state_mismatch', `no login state for request ${requestId.slice(0, 100)}`, assertion.nameId);
       }
 
+      // The session: at most SESSION_MAX_LIFETIME_SECONDS, never past the IdP's SessionNotOnOrAfter.
+      const startedAt = new Date();
+      const maxEnd = startedAt.getTime() + config.session.maxLifetimeSeconds * 1000;
+      const idpEnd = assertion.sessionNotOnOrAfter?.getTime() ?? Number.POSITIVE_INFINITY;
+      const sessionEnd = new Date(Math.min(maxEnd, idpEnd));
+      if (sessionEnd.getTime() - startedAt.getTime() < 5000) {
+        return refuse(req, reply, 'expired', 'AuthnStatement SessionNotOnOrAfter leaves no session', assertion.nameId);
+      }
+      const sid = randomUUID();
+      // Browsers get a renewal secret; a program's session (JSON delivery) cannot be renewed.
+      const secret = json ? undefined : newSessionSecret();
+
       const groups = filterGroups(config.groupsFilter, assertion.groups);
       const endSigning = metrics.signing.startTimer();
-      const issued: IssuedToken = ctx.issue({ subject: assertion.nameId, email: assertion.email, groups });
+      const issued: IssuedToken = ctx.issue({ subject: assertion.nameId, email: assertion.email, groups, sid, notAfter: sessionEnd });
       endSigning();
       // Never issue a token that a browser or /auth would drop (a sign-in loop): refused before
       // anything is written, so the assertion is not spent and the request id stays outstanding.
@@ -112,7 +129,8 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       }
       const replayUntil = new Date(assertion.notOnOrAfter.getTime() + config.saml.clockSkewSeconds * 1000);
       const expiresIn = Math.round((issued.expiresAt.getTime() - issued.issuedAt.getTime()) / 1000);
-      const sessionCookie = json ? undefined : serializeCookie(config.cookie.name, issued.token, { ...config.cookie, maxAgeSeconds: expiresIn });
+      const tokenCookie = json ? undefined : serializeCookie(config.cookie.name, issued.token, { ...config.cookie, maxAgeSeconds: expiresIn });
+      const renewalCookie = secret === undefined ? undefined : sessionCookie(config, secret.secret, sessionEnd, startedAt);
       const target = returnTo ?? config.defaultReturnUrl;
 
       let refusal: SamlRejectReason | undefined;
@@ -126,7 +144,22 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
             refusal = 'replay';
             return;
           }
+          await insertSession(trx, {
+            sid,
+            secretHash: secret?.hash ?? null,
+            subject: assertion.nameId,
+            email: assertion.email,
+            groups,
+            idpIssuer: assertion.issuer,
+            sessionIndex: assertion.sessionIndex,
+            nameIdFormat: assertion.nameIdFormat ?? null,
+            clientAddress: req.clientAddress,
+            createdAt: startedAt,
+            idleExpiresAt: new Date(startedAt.getTime() + config.session.idleTimeoutSeconds * 1000),
+            expiresAt: sessionEnd,
+          });
           await insertToken(trx, {
+            sid,
             jti: issued.jti,
             subject: assertion.nameId,
             email: assertion.email,
@@ -146,8 +179,10 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       if (refusal) return refuse(req, reply, refusal, `${refusal} for assertion ${assertion.assertionId}`, assertion.nameId);
 
       metrics.issued.inc();
-      audit({ event: 'token_issued', subject: assertion.nameId, jti: issued.jti, client: req.clientAddress, request_id: req.id });
-      if (sessionCookie === undefined) {
+      metrics.sessionsStarted.inc();
+      audit({ event: 'session_started', subject: assertion.nameId, sid, client: req.clientAddress, request_id: req.id });
+      audit({ event: 'token_issued', subject: assertion.nameId, jti: issued.jti, sid, client: req.clientAddress, request_id: req.id });
+      if (tokenCookie === undefined || renewalCookie === undefined) {
         return reply.code(200).headers(NO_STORE).send({
           access_token: issued.token,
           token_type: 'Bearer' as const,
@@ -155,7 +190,8 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
           expires_at: issued.expiresAt.toISOString(),
         });
       }
-      reply.header('set-cookie', sessionCookie).headers(NO_STORE);
+      // Fastify keeps an earlier set-cookie (clearing a login state) and adds these.
+      reply.header('set-cookie', tokenCookie).header('set-cookie', renewalCookie).headers(NO_STORE);
       if (target) return reply.code(303).header('location', target).send();
       return reply.code(200).type('text/html; charset=utf-8').send('<!doctype html><title>Signed in</title><p>Signed in. You can close this page.</p>\n');
     },

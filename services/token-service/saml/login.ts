@@ -16,7 +16,13 @@ export interface LoginRedirect {
  * to our ACS URL. No NameID format and no AuthnContext are requested, so the IdP applies what the
  * application is configured with (requesting PasswordProtectedTransport breaks MFA logins at some IdPs).
  */
-export async function buildLoginRedirect(cfg: SamlSettings, relayState?: string, now: Date = new Date()): Promise<LoginRedirect> {
+export async function buildLoginRedirect(
+  cfg: SamlSettings,
+  relayState?: string,
+  now: Date = new Date(),
+  /** forceAuthn: ask the IdP to authenticate the person again (ForceAuthn="true"), e.g. after an idle timeout. */
+  opts: { forceAuthn?: boolean } = {},
+): Promise<LoginRedirect> {
   // An XML ID must not start with a digit.
   const requestId = `_${randomBytes(20).toString('hex')}`;
   const saml = new SAML({
@@ -27,6 +33,7 @@ export async function buildLoginRedirect(cfg: SamlSettings, relayState?: string,
     identifierFormat: null,
     disableRequestedAuthnContext: true,
     generateUniqueId: () => requestId,
+    forceAuthn: opts.forceAuthn === true,
   });
   const url = await saml.getAuthorizeUrlAsync(relayState ?? '', undefined, {});
   return { url, requestId, expiresAt: new Date(now.getTime() + cfg.authnRequestTtlSeconds * 1000) };

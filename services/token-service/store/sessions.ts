@@ -11,7 +11,8 @@ export type SessionRow = Selectable<SessionsTable>;
 
 export interface NewSession {
   sid: string;
-  secretHash: Buffer;
+  /** The renewal secret's hash; null for a session that cannot be renewed (a program's, given JSON). */
+  secretHash: Buffer | null;
   subject: string;
   email: string | null;
   groups: string[];
