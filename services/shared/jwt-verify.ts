@@ -21,6 +21,8 @@ export interface VerifiedClaims {
   exp: number;
   email: string | null;
   groups: string[];
+  /** The session the token belongs to (null: a token from before sessions). */
+  sid: string | null;
 }
 
 export type VerifyResult = { ok: true; claims: VerifiedClaims } | { ok: false; reason: TokenRefusal };
@@ -121,7 +123,7 @@ export class TokenVerifier {
     } catch (err) {
       return { ok: false, reason: refusalOf(err) };
     }
-    const { sub, jti, exp, iss, aud, email, groups } = payload;
+    const { sub, jti, exp, iss, aud, email, groups, sid } = payload;
     if (iss !== this.opts.issuer) return { ok: false, reason: 'wrong_issuer' };
     if (!(aud === this.opts.audience || (Array.isArray(aud) && aud.includes(this.opts.audience)))) {
       return { ok: false, reason: 'wrong_audience' };
@@ -129,11 +131,12 @@ export class TokenVerifier {
     if (
       typeof sub !== 'string' || sub === '' || typeof jti !== 'string' || jti === '' || typeof exp !== 'number' ||
       (email !== undefined && email !== null && typeof email !== 'string') ||
-      (groups !== undefined && !(Array.isArray(groups) && groups.every((g) => typeof g === 'string')))
+      (groups !== undefined && !(Array.isArray(groups) && groups.every((g) => typeof g === 'string'))) ||
+      (sid !== undefined && typeof sid !== 'string')
     ) {
       return { ok: false, reason: 'missing_claims' };
     }
-    return { ok: true, claims: { subject: sub, jti, exp, email: (email as string | null | undefined) ?? null, groups: (groups as string[] | undefined) ?? [] } };
+    return { ok: true, claims: { subject: sub, jti, exp, email: (email as string | null | undefined) ?? null, groups: (groups as string[] | undefined) ?? [], sid: (sid as string | undefined) ?? null } };
   }
 }
 

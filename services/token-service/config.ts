@@ -25,7 +25,16 @@ export interface TokenServiceConfig extends CommonConfig {
   sweepIntervalSeconds: number;
   /** SAML_GROUPS_FILTER / SAML_GROUPS_FILTER_REGEX: the groups kept in tokens; null = all. */
   groupsFilter: GroupsFilter | null;
+  /**
+   * Sessions: renewal without the IdP while the session lives. `cookieName` is the opaque renewal
+   * cookie's (COOKIE_NAME + `_session`); the idle timeout is seen at renewal, so it must exceed the
+   * token lifetime.
+   */
+  session: { idleTimeoutSeconds: number; maxLifetimeSeconds: number; cookieName: string };
 }
+
+/** The renewal cookie's name: the session cookie's plus this suffix (so `__Host-` carries over). */
+export const SESSION_COOKIE_SUFFIX = '_session';
 
 const SAML_ENV_NAMES: Partial<Record<keyof SamlSettings, string>> = {
   idpCerts: 'SAML_IDP_CERT',
@@ -170,7 +179,21 @@ export function loadTokenServiceConfig(env: Env): TokenServiceConfig {
     ...(defaultReturnUrl !== undefined ? { defaultReturnUrl } : {}),
     sweepIntervalSeconds: r.int('SWEEP_INTERVAL_SECONDS', { default: 300, min: 0, max: 86400 }),
     groupsFilter: readGroupsFilter(r),
+    session: {
+      idleTimeoutSeconds: r.int('SESSION_IDLE_TIMEOUT_SECONDS', { default: 1800, min: 60, max: 7 * 86400 }),
+      maxLifetimeSeconds: r.int('SESSION_MAX_LIFETIME_SECONDS', { default: 43_200, min: 60, max: 30 * 86400 }),
+      cookieName: '',
+    },
   };
+  config.session.cookieName = `${config.cookie.name}${SESSION_COOKIE_SUFFIX}`;
+  // Activity is seen only at renewal, once per token lifetime: an idle timeout no longer than the token
+  // lifetime would end every session at its first renewal.
+  if (config.session.idleTimeoutSeconds <= config.jwt.ttlSeconds) {
+    r.fail('SESSION_IDLE_TIMEOUT_SECONDS', `must exceed JWT_TTL_SECONDS (${config.jwt.ttlSeconds}): activity is seen when a token is renewed, once per token lifetime`);
+  }
+  if (config.session.maxLifetimeSeconds < config.jwt.ttlSeconds) {
+    r.fail('SESSION_MAX_LIFETIME_SECONDS', `must be at least JWT_TTL_SECONDS (${config.jwt.ttlSeconds})`);
+  }
   if (!COOKIE_NAME_TOKEN.test(config.cookie.name)) r.fail('COOKIE_NAME', 'expected a cookie-name token');
   else if (config.cookie.name.toLowerCase().startsWith(LOGIN_STATE_PREFIX.toLowerCase())) r.fail('COOKIE_NAME', `${LOGIN_STATE_PREFIX}… names the login-state cookies`);
   const prefixProblem = cookiePrefixProblem(config.cookie.name, config.cookie);

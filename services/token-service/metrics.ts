@@ -2,9 +2,11 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import { SAML_REJECT_REASONS } from './saml/reasons.js';
 import { SLO_REJECT_REASONS } from './saml/slo-reasons.js';
 import { LATENCY_BUCKETS, closedCounter } from '../shared/metrics.js';
+import { RENEWAL_RESULTS } from './sessions/renew.js';
+import { SESSION_END_REASONS } from './store/sessions.js';
 
 export const REDEEM_REFUSALS = ['source_not_allowed', 'rate_limited', 'bad_request', 'return_url_not_allowed', 'database_unavailable', 'too_many_pending_logins', 'not_a_navigation'] as const;
-export const REVOCATION_SOURCES = ['logout', 'cli', 'saml_slo'] as const;
+export const REVOCATION_SOURCES = ['logout', 'cli'] as const;
 export const SLO_DIRECTIONS = ['idp_initiated', 'sp_initiated'] as const;
 /**
  * `started`: our LogoutRequest sent to the IdP (sp_initiated); `completed`: sessions ended and Success
@@ -35,7 +37,10 @@ export function tokenMetrics(registry: Registry) {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
-  return { issued, samlRejected, redeemRefused, revocations, slo, sloRefused, signing, samlValidation };
+  const sessionsStarted = new Counter({ name: 'sessions_started_total', help: 'Sessions started at a sign-in', registers: [registry] });
+  const sessionRenewals = closedCounter(registry, 'session_renewals_total', 'Session renewals at /saml/login with a session cookie, by result', 'result', RENEWAL_RESULTS);
+  const sessionsEnded = closedCounter(registry, 'sessions_ended_total', 'Sessions ended by this service, by reason', 'reason', SESSION_END_REASONS);
+  return { issued, samlRejected, redeemRefused, revocations, slo, sloRefused, signing, samlValidation, sessionsStarted, sessionRenewals, sessionsEnded };
 }
 
 export type TokenMetrics = ReturnType<typeof tokenMetrics>;

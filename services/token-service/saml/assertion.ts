@@ -19,6 +19,8 @@ export interface ValidatedAssertion {
   /** The values of the groups attribute (possibly none), unsplit, normalised (identity.ts), each once. */
   groups: string[];
   authnInstant: Date | null;
+  /** The AuthnStatement's SessionNotOnOrAfter: the SP's session must end by then (null: the IdP sets no bound). */
+  sessionNotOnOrAfter: Date | null;
 }
 
 const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
@@ -80,6 +82,9 @@ export function checkAssertion(assertion: Element, cfg: SamlSettings, now: Date)
   if (confirmationStart !== null && t + skewMs < confirmationStart.getTime()) reject('not_yet_valid', 'SubjectConfirmationData NotBefore');
 
   const authn = children(assertion, NS.assertion, 'AuthnStatement')[0];
+  const sessionEnd = authn ? instant(authn, 'SessionNotOnOrAfter') : null;
+  // The IdP says the session it vouches for is already over: nothing to start a session on.
+  if (sessionEnd !== null && t - skewMs >= sessionEnd.getTime()) reject('expired', 'AuthnStatement SessionNotOnOrAfter');
   return {
     assertionId,
     issuer: cfg.idpIssuer,
@@ -91,6 +96,7 @@ export function checkAssertion(assertion: Element, cfg: SamlSettings, now: Date)
     email: emailOf(attributeValues(assertion, cfg.emailAttribute)[0]),
     groups: groupsOf(attributeValues(assertion, cfg.groupsAttribute)),
     authnInstant: authn ? instant(authn, 'AuthnInstant') : null,
+    sessionNotOnOrAfter: sessionEnd,
   };
 }
 

@@ -21,7 +21,13 @@ export interface LoginRedirect {
  * `querystring` encoding and sends a `URLSearchParams` one, which differ for some RelayState
  * characters, so the signature is ours (redirect-binding.ts).
  */
-export async function buildLoginRedirect(cfg: SamlSettings, relayState?: string, now: Date = new Date()): Promise<LoginRedirect> {
+export async function buildLoginRedirect(
+  cfg: SamlSettings,
+  relayState?: string,
+  now: Date = new Date(),
+  /** forceAuthn: ask the IdP to authenticate the person again (ForceAuthn="true"), e.g. after an idle timeout. */
+  opts: { forceAuthn?: boolean } = {},
+): Promise<LoginRedirect> {
   // An XML ID must not start with a digit.
   const requestId = `_${randomBytes(20).toString('hex')}`;
   const saml = new SAML({
@@ -33,6 +39,7 @@ export async function buildLoginRedirect(cfg: SamlSettings, relayState?: string,
     allowCreate: true,
     disableRequestedAuthnContext: true,
     generateUniqueId: () => requestId,
+    forceAuthn: opts.forceAuthn === true,
   });
   const unsigned = await saml.getAuthorizeUrlAsync(relayState ?? '', undefined, {});
   const url = cfg.signAuthnRequests && cfg.spSigningKey !== undefined ? signRedirectUrl(unsigned, 'SAMLRequest', cfg.spSigningKey) : unsigned;

@@ -11,7 +11,8 @@ export type SessionRow = Selectable<SessionsTable>;
 
 export interface NewSession {
   sid: string;
-  secretHash: Buffer;
+  /** The renewal secret's hash; null for a session that cannot be renewed (a program's, given JSON). */
+  secretHash: Buffer | null;
   subject: string;
   email: string | null;
   groups: string[];
@@ -104,6 +105,14 @@ export async function endSessionsOf(
 
 /** Ends one live session and revokes its live tokens; false when it was unknown or already over. */
 export async function endSession(db: Conn, sid: string, reason: string): Promise<boolean> {
+  return (await endSessionWithTokens(db, sid, reason)).ended;
+}
+
+/**
+ * endSession, also returning the ids of the tokens it revoked (for audit events); `tokenReason` is what
+ * the token rows record (default: the session's reason).
+ */
+export async function endSessionWithTokens(db: Conn, sid: string, reason: string, tokenReason: string = reason): Promise<{ ended: boolean; jtis: string[] }> {
   return inTransaction(db, async (trx) => {
     const ended = await trx
       .updateTable('sessions')
@@ -112,19 +121,23 @@ export async function endSession(db: Conn, sid: string, reason: string): Promise
       .where('ended_at', 'is', null)
       .returning('sid')
       .executeTakeFirst();
-    if (ended === undefined) return false;
-    await revokeTokensOfSessions(trx, [sid], reason);
-    return true;
+    if (ended === undefined) return { ended: false, jtis: [] };
+    return { ended: true, jtis: await revokeTokensOfSessions(trx, [sid], tokenReason) };
   });
 }
 
+/** The session a renewal secret names (not locked), live or not. */
+export async function findSessionBySecret(db: Conn, secretHash: Buffer): Promise<SessionRow | undefined> {
+  return db.selectFrom('sessions').selectAll().where('secret_hash', '=', secretHash).executeTakeFirst();
+}
+
 /** Offboarding (`revoke --subject`): ends every live session of a subject, at any IdP; their sids. */
-export async function endSessionsOfSubject(db: Conn, subject: string, reason: string): Promise<string[]> {
+export async function endSessionsOfSubject(db: Conn, subject: string, reason: string, tokenReason: string = reason): Promise<string[]> {
   return inTransaction(db, async (trx) => {
     const sids = (
       await trx.updateTable('sessions').set({ ended_at: new Date(), end_reason: reason }).where('subject', '=', subject).where('ended_at', 'is', null).returning('sid').execute()
     ).map((r) => r.sid);
-    await revokeTokensOfSessions(trx, sids, reason);
+    await revokeTokensOfSessions(trx, sids, tokenReason);
     return sids;
   });
 }
@@ -157,4 +170,24 @@ export async function findSession(db: Conn, sid: string): Promise<SessionRow | u
 export async function sweepSessions(db: Conn, graceSeconds: number): Promise<number> {
   const res = await db.deleteFrom('sessions').where('expires_at', '<', new Date(Date.now() - graceSeconds * 1000)).executeTakeFirst();
   return Number(res.numDeletedRows);
+}
+
+/**
+ * A token's row while it is live (not revoked, not expired) and, when it belongs to one, its session,
+ * which must be live too; undefined otherwise. For `userinfo` and the forbidden page, never for `/auth`.
+ */
+export async function liveTokenSession(db: Conn, jti: string): Promise<{ session: SessionRow | null } | undefined> {
+  const now = new Date();
+  const token = await db
+    .selectFrom('issued_tokens')
+    .select(['sid'])
+    .where('jti', '=', jti)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  if (token === undefined) return undefined;
+  if (token.sid === null) return { session: null };
+  const session = await findSession(db, token.sid);
+  if (session === undefined || session.ended_at !== null || session.expires_at <= now) return undefined;
+  return { session };
 }

@@ -258,7 +258,17 @@ t.test('returns exactly the values of the verified assertion', async (t) => {
     email: 'alice@example.com',
     groups: ['developers', 'admins'],
     authnInstant: NOW,
+    sessionNotOnOrAfter: null,
   });
+});
+
+t.test('the AuthnStatement SessionNotOnOrAfter bounds the session, and one already past refuses the response', async (t) => {
+  const later = await signedDoc(keys, { sessionNotOnOrAfter: minutes(60) });
+  t.same((await validateSamlResponse(later, settings(keys), NOW)).sessionNotOnOrAfter, minutes(60));
+  const past = await signedDoc(keys, { sessionNotOnOrAfter: minutes(-2) });
+  t.equal(await outcome(past, settings(keys)), 'expired');
+  const withinSkew = await signedDoc(keys, { sessionNotOnOrAfter: new Date(NOW.getTime() - 30_000) });
+  t.equal(await outcome(withinSkew, settings(keys)), 'accepted', 'within the clock skew it is not yet past');
 });
 
 t.test('settings are checked at start-up, naming the field', async (t) => {
