@@ -253,3 +253,33 @@ t.test('the LogoutRequest we send inflates to the XML we signed', async (t) => {
   t.match(xml, /a&amp;b@example\.com/, 'escaped');
   t.notMatch(xml, /SessionIndex/, 'no SessionIndex when the session had none');
 });
+
+t.test('a browser sign-out continues at the IdP with the session\'s NameID, format and SessionIndex, and ends on rd', async (t) => {
+  const { db, sp, svc } = await fixture(t);
+  const signed = await svc.sign({ nameId: 'alice@example.com', email: 'alice@example.com', sessionIndex: '_idp_session_7' });
+  const acs = await svc.app.inject({
+    method: 'POST', url: '/saml/acs', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+    payload: new URLSearchParams({ SAMLResponse: signed.samlResponse, RelayState: 'https://app.test.example/' }).toString(),
+  });
+  t.equal(acs.statusCode, 303, 'signed in');
+  const cookies = [acs.headers['set-cookie'] ?? []].flat().map((c) => String(c).split(';', 1)[0]).join('; ');
+  const out = await svc.app.inject({
+    method: 'POST', url: '/logout',
+    headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', cookie: cookies },
+    payload: new URLSearchParams({ rd: 'https://app.test.example/bye' }).toString(),
+  });
+  t.equal(out.statusCode, 303);
+  const location = String(out.headers.location);
+  t.ok(location.startsWith(`${IDP_SLO}?SAMLRequest=`), 'continues at the IdP');
+  const sent = readSignedRedirect(location.slice(location.indexOf('?') + 1), sp.cert);
+  t.match(sent.xml, /<saml:NameID Format="urn:oasis:names:tc:SAML:1\.1:nameid-format:emailAddress">alice@example\.com<\/saml:NameID>/);
+  t.match(sent.xml, /<samlp:SessionIndex>_idp_session_7<\/samlp:SessionIndex>/);
+  const live = await db.kysely.selectFrom('issued_tokens').select('jti').where('revoked_at', 'is', null).execute();
+  t.same(live, [], 'the local session already ended');
+  t.ok(svc.logs.find((l) => l.event === 'slo_out' && l.result === 'started').length === 1, 'audited');
+
+  const id = /ID="([^"]+)"/.exec(sent.xml)![1]!;
+  const back = await getSlo(svc.app, redirectQuery('SAMLResponse', response(id).xml, svc.idp.key));
+  t.equal(back.statusCode, 303);
+  t.equal(back.headers.location, 'https://app.test.example/bye', 'the allowed rd, kept with the request');
+});

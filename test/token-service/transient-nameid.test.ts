@@ -11,7 +11,7 @@ t.test('a transient NameID is refused with a page saying what to change at the I
   const page = await postAcs(svc.app, doc.samlResponse, { accept: 'text/html,application/xhtml+xml' });
   t.equal(page.statusCode, 403);
   t.match(page.headers['content-type'], /^text\/html/);
-  t.match(page.body, /NameID format at the identity provider/);
+  t.match(page.body, /in the identity provider, set this application(&#39;|')s NameID format/);
   t.match(page.body, /transient_name_id/);
   t.equal(page.headers['set-cookie'], undefined, 'no cookie');
   const json = await postAcs(svc.app, doc.samlResponse);

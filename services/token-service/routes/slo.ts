@@ -9,7 +9,10 @@ import { readLogoutMessage, type SloInput, type VerifiedLogoutMessage } from '..
 import { SloRejection, type SloRejectReason } from '../saml/slo-reasons.js';
 import { consumePendingLogout, endSessionsForLogout, recordLogoutRequest } from '../store/slo.js';
 import { ErrorBody, NO_STORE, routeRateLimit, type RouteContext } from './context.js';
-import { PAGES, sendPage } from './slo-pages.js';
+import type { SLO_DIRECTIONS } from '../metrics.js';
+import { PAGES, sendSloPage as sendPage } from './slo-pages.js';
+
+type SloDirection = (typeof SLO_DIRECTIONS)[number];
 
 const SloBody = Type.Object(
   {
@@ -44,13 +47,14 @@ const slo: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, aud
   if (!sloEnabled(cfg)) return;
   const clear = serializeCookie(config.cookie.name, '', { ...config.cookie, maxAgeSeconds: 0 });
 
-  const refuse = (req: FastifyRequest, reply: FastifyReply, err: SloRejection) => {
+  const refuse = (req: FastifyRequest, reply: FastifyReply, err: SloRejection, direction: SloDirection) => {
     metrics.sloRefused.inc({ reason: err.reason });
+    metrics.slo.inc({ direction, result: 'refused' });
     req.log.info({ reason: err.reason, detail: err.detail }, 'SAML logout message refused');
-    audit({ event: 'slo_refused', reason: err.reason, client: req.clientAddress, request_id: req.id });
+    audit({ event: 'slo_refused', direction, reason: err.reason, client: req.clientAddress, request_id: req.id });
     return sendPage(req, reply, UNREADABLE.includes(err.reason) ? PAGES.malformed : PAGES.refused);
   };
-  const unavailable = (req: FastifyRequest, reply: FastifyReply, direction: 'idp_initiated' | 'sp_initiated', err: unknown) => {
+  const unavailable = (req: FastifyRequest, reply: FastifyReply, direction: SloDirection, err: unknown) => {
     metrics.slo.inc({ direction, result: 'unavailable' });
     req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'logout not completed: database unavailable');
     return sendPage(req, reply, PAGES.unavailable);
@@ -58,6 +62,8 @@ const slo: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, aud
 
   const handle = async (req: FastifyRequest, reply: FastifyReply, input: SloInput) => {
     const now = new Date();
+    // For the refusal metric: which way the message was going, as far as its parameter says.
+    const direction: SloDirection = (input.binding === 'post' ? input.SAMLResponse !== undefined : /(?:^|&)SAMLResponse=/.test(input.rawQuery)) ? 'sp_initiated' : 'idp_initiated';
     let message: VerifiedLogoutMessage;
     let request: ValidatedLogoutRequest | undefined;
     let response: ValidatedLogoutResponse | undefined;
@@ -66,7 +72,7 @@ const slo: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, aud
       if (message.kind === 'LogoutRequest') request = checkLogoutRequest(message.root, cfg, now);
       else response = checkLogoutResponse(message.root, cfg, now);
     } catch (err) {
-      if (err instanceof SloRejection) return refuse(req, reply, err);
+      if (err instanceof SloRejection) return refuse(req, reply, err, direction);
       throw err;
     }
 
@@ -81,9 +87,10 @@ const slo: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, aud
       } catch (err) {
         return unavailable(req, reply, 'idp_initiated', err);
       }
-      if (ended === undefined) return refuse(req, reply, new SloRejection('replay', `LogoutRequest ${request.id.slice(0, 100)} was acted on before`));
+      if (ended === undefined) return refuse(req, reply, new SloRejection('replay', `LogoutRequest ${request.id.slice(0, 100)} was acted on before`), 'idp_initiated');
       const result = ended.length > 0 ? 'completed' : 'no_session';
       metrics.slo.inc({ direction: 'idp_initiated', result });
+      if (ended.length > 0) metrics.sessionsEnded.inc({ reason: 'idp_logout' }, ended.length);
       req.log.info({ result, sessions: ended.length, binding: message.binding }, 'IdP-initiated logout');
       audit({ event: 'slo_in', direction: 'idp_initiated', result, subject: request.nameId, revoked: ended.length, client: req.clientAddress, request_id: req.id });
       const location = redirectUrl(cfg.idpSloUrl, 'SAMLResponse', buildLogoutResponse(cfg, request.id, undefined, now), cfg.spSigningKey, message.relayState);
@@ -98,7 +105,7 @@ const slo: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, aud
       return unavailable(req, reply, 'sp_initiated', err);
     }
     if (pending === undefined) {
-      return refuse(req, reply, new SloRejection('unknown_in_response_to', `LogoutResponse InResponseTo ${answer.inResponseTo.slice(0, 100)} names no outstanding logout request`));
+      return refuse(req, reply, new SloRejection('unknown_in_response_to', `LogoutResponse InResponseTo ${answer.inResponseTo.slice(0, 100)} names no outstanding logout request`), 'sp_initiated');
     }
     const result = answer.success ? 'completed' : 'partial';
     metrics.slo.inc({ direction: 'sp_initiated', result });
