@@ -96,6 +96,7 @@ t.test('IdP-initiated LogoutRequest refusals: 4xx page, reason logged and counte
     ['IssueInstant too old', () => getSlo(svc.app, redirectQuery('SAMLRequest', request({ issueInstant: new Date(now - 10 * 60_000) }).xml, idp.key)), 403, 'expired'],
     ['NotOnOrAfter passed', () => getSlo(svc.app, redirectQuery('SAMLRequest', request({ notOnOrAfter: new Date(now - 2 * 60_000) }).xml, idp.key)), 403, 'expired'],
     ['replayed', () => getSlo(svc.app, replayQuery), 403, 'replay'],
+    ['replayed through the other binding', () => postSlo(svc.app, { SAMLRequest: signPost(replayed.xml, replayed.id, idp) }), 403, 'replay'],
     ['no NameID', () => getSlo(svc.app, redirectQuery('SAMLRequest', request({ nameId: null }).xml, idp.key)), 400, 'malformed'],
     ['NameID with a zero-width space', () => getSlo(svc.app, redirectQuery('SAMLRequest', request({ nameId: 'alice@example.com\u200b' }).xml, idp.key)), 403, 'invalid_name_id'],
     ['not deflated', () => getSlo(svc.app, `SAMLRequest=${encodeURIComponent(Buffer.from(request().xml).toString('base64'))}`), 403, 'unsigned'],
