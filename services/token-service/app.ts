@@ -43,6 +43,6 @@ export async function buildApp(config: TokenServiceConfig, opts: BuildOptions = 
   await app.register(metadata, ctx);
   await app.register(logout, ctx);
   await app.register(identity, ctx);
-  startSweeper(app, config.sweepIntervalSeconds, config.saml.clockSkewSeconds);
+  startSweeper(app, config.sweepIntervalSeconds, config.saml.clockSkewSeconds, ctx);
   return app;
 }
