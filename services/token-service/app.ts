@@ -45,6 +45,6 @@ export async function buildApp(config: TokenServiceConfig, opts: BuildOptions = 
   await app.register(logout, ctx);
   await app.register(identity, ctx);
   await app.register(slo, ctx);
-  startSweeper(app, config.sweepIntervalSeconds, config.saml.clockSkewSeconds);
+  startSweeper(app, config.sweepIntervalSeconds, config.saml.clockSkewSeconds, ctx);
   return app;
 }

@@ -140,6 +140,10 @@ t.test('the Deployment: hardened pod, probes, named ports, secrets as files, spr
   t.equal(cm.data.PORT, '8080');
   t.equal(cm.data.METRICS_PORT, '9464');
   t.notOk('SAML_CLOCK_SKEW_SECONDS' in cm.data, 'unset settings keep the service default');
+  t.notOk('SESSION_IDLE_TIMEOUT_SECONDS' in cm.data, 'session timeouts too');
+  const flagged = one(render(CHART, allFlags), 'ConfigMap', FULL) as typeof cm;
+  t.equal(flagged.data.SESSION_IDLE_TIMEOUT_SECONDS, '900');
+  t.equal(flagged.data.SESSION_MAX_LIFETIME_SECONDS, '28800');
 });
 
 t.test('checksum annotations change with the config and the secret, independently', async (t) => {

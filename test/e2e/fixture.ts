@@ -85,6 +85,8 @@ export interface Stack {
   token: ServiceProcess;
   authz: ServiceProcess;
   idp: KeyPair;
+  /** the stack's database (for scenarios that age rows, as time would) */
+  databaseUrl: string;
   /** a request to NGINX (raw request-target, Host = 127.0.0.1:<port> unless given) */
   request(r: RawRequest): Promise<RawResponse>;
   /** a SAML Response for this stack, signed by the test IdP */
@@ -162,7 +164,7 @@ export async function startStack(t: Teardown, config: ConfigName, nginxBinary: s
         await nginx.stop();
         await stopAll();
       });
-      return makeStack({ config, port, base, signinUrl, site, echo, nginx, token, authz, idp });
+      return makeStack({ config, port, base, signinUrl, site, echo, nginx, token, authz, idp, databaseUrl });
     } catch (err) {
       await stopAll();
       if (attempt < 3 && /Address already in use/.test(String(err))) continue;
@@ -179,7 +181,7 @@ async function stopService(p: ServiceProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-type Parts = Pick<Stack, 'config' | 'port' | 'base' | 'signinUrl' | 'site' | 'echo' | 'nginx' | 'token' | 'authz' | 'idp'>;
+type Parts = Pick<Stack, 'config' | 'port' | 'base' | 'signinUrl' | 'site' | 'echo' | 'nginx' | 'token' | 'authz' | 'idp' | 'databaseUrl'>;
 
 function makeStack(s: Parts): Stack {
   const request = (r: RawRequest) => rawRequest(HOST, s.port, r);

@@ -5,6 +5,12 @@ import { withDb } from '../helpers/db.js';
 import { insertToken, sweepExpired } from '../../services/token-service/store/tokens.js';
 import { endSession, endSessionsOf, endSessionsOfSubject, insertSession } from '../../services/token-service/store/sessions.js';
 import { REVOCATION_CHANNEL } from '../../services/shared/db/schema.js';
+import { Registry } from 'prom-client';
+import { LogCapture } from '../helpers/app.js';
+import { buildTokenService } from '../helpers/token-service.js';
+import { createAudit } from '../../services/shared/audit.js';
+import { tokenMetrics } from '../../services/token-service/metrics.js';
+import { sweepOnce } from '../../services/token-service/tokens/sweeper.js';
 
 type Db = Awaited<ReturnType<typeof withDb>>;
 const IDP = 'https://idp.example.com';
@@ -149,4 +155,32 @@ t.test('the sweep deletes sessions past their absolute expiry plus the grace, en
   t.equal(counts.sessions, 1);
   t.same((await db.pool.query('select sid from sessions order by sid')).rows.map((r: { sid: string }) => r.sid), ['ended-live', 'just-expired'],
     'an idle-ended session is kept until its absolute expiry, so a returning browser is asked to re-authenticate');
+});
+
+t.test('the sweeper ends sessions that lapsed unseen (idle or absolute), once across replicas, audited and counted', async (t) => {
+  const db = await withDb(t);
+  const svc = await buildTokenService(t, { databaseUrl: db.url });
+  await session(db, 'idle');
+  await session(db, 'expired');
+  await session(db, 'live');
+  await session(db, 'signed-out');
+  await endSession(db.kysely, 'signed-out', 'sign_out');
+  await db.pool.query(`update sessions set idle_expires_at = now() - interval '5 minutes' where sid in ('idle', 'signed-out')`);
+  await db.pool.query(`update sessions set created_at = now() - interval '13 hours', expires_at = now() - interval '20 seconds' where sid = 'expired'`);
+  const audit = new LogCapture();
+  const registry = new Registry();
+  const deps = { audit: createAudit('token-service', audit), metrics: tokenMetrics(registry) };
+  // Two replicas sweeping at once: each session is ended by exactly one of them.
+  const [a, b] = await Promise.all([sweepOnce(svc.app, 60, deps), sweepOnce(svc.app, 60, deps)]);
+  t.equal(a.sessionsEnded + b.sessionsEnded, 2);
+  const rows = (await db.pool.query(`select sid, end_reason, coalesce(ended_at = least(idle_expires_at, expires_at), false) as at_deadline from sessions order by sid`)).rows;
+  t.same(rows, [
+    { sid: 'expired', end_reason: 'expired', at_deadline: true },
+    { sid: 'idle', end_reason: 'idle', at_deadline: true },
+    { sid: 'live', end_reason: null, at_deadline: false },
+    { sid: 'signed-out', end_reason: 'sign_out', at_deadline: false },
+  ]);
+  t.same(await liveTokens(db), ['live-t1'], 'their tokens revoked too');
+  t.same(audit.lines.map((l) => [l.event, l.sid, l.reason]).sort(), [['session_ended', 'expired', 'expired'], ['session_ended', 'idle', 'idle']]);
+  t.match(await registry.getSingleMetricAsString('sessions_ended_total'), /sessions_ended_total\{reason="idle"\} 1\n.*\{reason="expired"\} 1/s);
 });

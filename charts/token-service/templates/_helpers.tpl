@@ -236,6 +236,8 @@ service's own default applies.
   "ALLOWED_RETURN_URLS" $c.allowedReturnUrls
   "DEFAULT_RETURN_URL" $c.defaultReturnUrl
   "SWEEP_INTERVAL_SECONDS" $c.sweepIntervalSeconds
+  "SESSION_IDLE_TIMEOUT_SECONDS" $c.session.idleTimeoutSeconds
+  "SESSION_MAX_LIFETIME_SECONDS" $c.session.maxLifetimeSeconds
 }}
 {{- range $k, $v := $env }}
 {{- if not (or (kindIs "invalid" $v) (eq (include "token-service.envValue" $v) "")) }}

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, SessionsTable } from '../../shared/db/schema.js';
 
 type Conn = Kysely<Database> | Transaction<Database>;
@@ -190,4 +190,28 @@ export async function liveTokenSession(db: Conn, jti: string): Promise<{ session
   const session = await findSession(db, token.sid);
   if (session === undefined || session.ended_at !== null || session.expires_at <= now) return undefined;
   return { session };
+}
+
+/**
+ * Ends the live sessions whose idle deadline or absolute end has passed (the browser never came back to
+ * be told), at that deadline, with reason `idle` or `expired`, and revokes any token of theirs still live.
+ * Each row is ended once, whichever replica's sweep gets there first; returns what it ended.
+ */
+export async function endLapsedSessions(db: Kysely<Database>, now: Date = new Date()): Promise<{ sid: string; subject: string; reason: 'idle' | 'expired' }[]> {
+  return db.transaction().execute(async (trx) => {
+    const rows = await trx
+      .updateTable('sessions')
+      .set((eb) => ({
+        ended_at: sql<Date>`least(${eb.ref('idle_expires_at')}, ${eb.ref('expires_at')})`,
+        end_reason: sql<string>`case when ${eb.ref('idle_expires_at')} < ${eb.ref('expires_at')} then 'idle' else 'expired' end`,
+      }))
+      .where('ended_at', 'is', null)
+      .where((eb) => eb.or([eb('idle_expires_at', '<=', now), eb('expires_at', '<=', now)]))
+      .returning(['sid', 'subject', 'end_reason'])
+      .execute();
+    for (const reason of ['idle', 'expired'] as const) {
+      await revokeTokensOfSessions(trx, rows.filter((r) => r.end_reason === reason).map((r) => r.sid), reason);
+    }
+    return rows.map((r) => ({ sid: r.sid, subject: r.subject, reason: r.end_reason === 'idle' ? 'idle' : 'expired' }));
+  });
 }
