@@ -10,6 +10,7 @@ import { logoutRequestXml, logoutResponseXml, readSignedRedirect, redirectQuery,
 import { insertSession } from '../../services/token-service/store/sessions.js';
 import { insertToken } from '../../services/token-service/store/tokens.js';
 import { continueWithSingleLogout } from '../../services/token-service/routes/single-logout.js';
+import { sweepLogoutIds } from '../../services/token-service/store/slo.js';
 import type { App } from '../../services/shared/app-base.js';
 import type { Db } from '../../services/shared/db/connect.js';
 
@@ -283,4 +284,22 @@ t.test('a browser sign-out continues at the IdP with the session\'s NameID, form
   const back = await getSlo(svc.app, redirectQuery('SAMLResponse', response(id).xml, svc.idp.key));
   t.equal(back.statusCode, 303);
   t.equal(back.headers.location, 'https://app.test.example/bye', 'the allowed rd, kept with the request');
+});
+
+t.test('the sweep deletes expired logout ids and keeps live ones', async (t) => {
+  const { db } = await fixture(t);
+  const past = new Date(Date.now() - 1000);
+  const future = new Date(Date.now() + 60_000);
+  await db.kysely.insertInto('saml_logout_seen').values([
+    { idp_issuer: IDP_ISSUER, request_id: '_old', expires_at: past },
+    { idp_issuer: IDP_ISSUER, request_id: '_new', expires_at: future },
+  ]).execute();
+  await db.kysely.insertInto('saml_logout_pending').values([
+    { request_id: '_p_old', return_url: null, expires_at: past },
+    { request_id: '_p_new', return_url: null, expires_at: future },
+  ]).execute();
+  t.same(await sweepLogoutIds(db.kysely), { logoutSeen: 1, logoutPending: 1 });
+  t.same((await db.kysely.selectFrom('saml_logout_seen').select('request_id').execute()).map((r) => r.request_id), ['_new']);
+  t.same((await db.kysely.selectFrom('saml_logout_pending').select('request_id').execute()).map((r) => r.request_id), ['_p_new']);
+  t.same(await sweepLogoutIds(db.kysely), { logoutSeen: 0, logoutPending: 0 }, 'idempotent');
 });
