@@ -303,3 +303,30 @@ t.test('the sweep deletes expired logout ids and keeps live ones', async (t) => 
   t.same((await db.kysely.selectFrom('saml_logout_pending').select('request_id').execute()).map((r) => r.request_id), ['_p_new']);
   t.same(await sweepLogoutIds(db.kysely), { logoutSeen: 0, logoutPending: 0 }, 'idempotent');
 });
+
+t.test('hostile input to /saml/slo is a 4xx, never a 5xx, and revokes nothing', async (t) => {
+  const { db, svc } = await fixture(t);
+  const s = await signIn(db, svc, 'alice@example.com', '_s1');
+  const signed = redirectQuery('SAMLRequest', request().xml, svc.idp.key);
+  const queries = [
+    '', 'SAMLRequest', 'SAMLRequest=&SigAlg=&Signature=', 'SAMLRequest=%', 'SAMLRequest=x&SigAlg=%E0%A4&Signature=x',
+    signed.replace(/Signature=[^&]*/, 'Signature=%%%'), signed.replace(/Signature=[^&]*/, 'Signature=AAAA'),
+    signed.replace(/SigAlg=[^&]*/, 'SigAlg='), `${signed}&RelayState=%FF`, signed.replace('SAMLRequest=', 'SAMLRequest=AAAA'),
+    redirectQuery('SAMLRequest', 'x'.repeat(400_000), svc.idp.key),
+    redirectQuery('SAMLRequest', `<a>${'<b>'.repeat(100)}${'</b>'.repeat(100)}</a>`, svc.idp.key),
+    redirectQuery('SAMLRequest', '<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"/>', svc.idp.key),
+    redirectQuery('SAMLRequest', request({ issueInstant: null }).xml, svc.idp.key),
+  ];
+  for (const q of queries) {
+    const res = await getSlo(svc.app, q);
+    t.ok(res.statusCode >= 400 && res.statusCode < 500, `GET ?${q.slice(0, 40)}…: ${res.statusCode}`);
+  }
+  const bodies = [
+    'SAMLRequest=', 'SAMLRequest=x&SAMLRequest=y', 'SAMLRequest=%%', 'SAMLResponse=PHg%2B', 'other=1', `SAMLRequest=${encodeURIComponent(Buffer.from('<!DOCTYPE x><x/>').toString('base64'))}`,
+  ];
+  for (const body of bodies) {
+    const res = await svc.app.inject({ method: 'POST', url: '/saml/slo', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' }, payload: body });
+    t.ok(res.statusCode >= 400 && res.statusCode < 500, `POST ${body.slice(0, 40)}: ${res.statusCode}`);
+  }
+  t.ok(await live(db, s.jti), 'nothing revoked');
+});
