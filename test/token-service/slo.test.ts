@@ -327,6 +327,7 @@ t.test('hostile input to /saml/slo is a 4xx, never a 5xx, and revokes nothing', 
   for (const body of bodies) {
     const res = await svc.app.inject({ method: 'POST', url: '/saml/slo', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' }, payload: body });
     t.ok(res.statusCode >= 400 && res.statusCode < 500, `POST ${body.slice(0, 40)}: ${res.statusCode}`);
+    t.match(res.headers['content-type'], /^text\/html/, `POST ${body.slice(0, 40)}: a page`);
   }
   t.ok(await live(db, s.jti), 'nothing revoked');
 });

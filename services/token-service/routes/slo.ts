@@ -123,8 +123,11 @@ const slo: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, aud
     const q = url.indexOf('?');
     return handle(req, reply, { binding: 'redirect', rawQuery: q === -1 ? '' : url.slice(q + 1) });
   });
-  app.post('/saml/slo', { config: routeConfig, schema: { body: SloBody, response: responses } }, async (req, reply) =>
-    handle(req, reply, { binding: 'post', ...(req.body as SloBodyT) }));
+  // A body outside the schema (a repeated or unknown field) is a refused message like any other: a page, counted.
+  app.post('/saml/slo', { config: routeConfig, attachValidation: true, schema: { body: SloBody, response: responses } }, async (req, reply) => {
+    if (req.validationError) return refuse(req, reply, new SloRejection('wrong_binding', 'the form is not one SAMLRequest or SAMLResponse with an optional RelayState'), 'idp_initiated');
+    return handle(req, reply, { binding: 'post', ...(req.body as SloBodyT) });
+  });
 };
 
 export default slo;
