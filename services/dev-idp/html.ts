@@ -20,6 +20,8 @@ const policy = (nonce: string, formAction: string): string =>
 
 export interface LoginFormFields {
   requestId: string | null;
+  /** The NameIDPolicy Format asked for, carried to the POST. */
+  nameIdFormat?: string | null;
   relayState: string | null;
   nameId: string;
   email: string;
@@ -35,7 +37,7 @@ export function loginForm(f: LoginFormFields): Page {
     value === null ? '' : `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
   const body = `<h1>saml-authz development IdP</h1>
 <p>Signing in to <code>${escapeHtml(f.spEntityId)}</code> (ACS <code>${escapeHtml(f.acsUrl)}</code>)${f.requestId === null ? '' : `, request <code>${escapeHtml(f.requestId)}</code>`}. Never use this in production.</p>
-<form method="post" action="/sso">${hidden('requestId', f.requestId)}${hidden('relayState', f.relayState)}
+<form method="post" action="/sso">${hidden('requestId', f.requestId)}${hidden('nameIdFormat', f.nameIdFormat ?? null)}${hidden('relayState', f.relayState)}
 <label>User (NameID) <input name="nameId" required value="${escapeHtml(f.nameId)}"></label>
 <label>Email <input name="email" value="${escapeHtml(f.email)}"></label>
 <label>Groups (comma-separated) <input name="groups" value="${escapeHtml(f.groups)}"></label>

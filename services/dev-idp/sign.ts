@@ -37,6 +37,7 @@ export interface SignSamlResponseOptions {
   subjectNotOnOrAfter?: Date | null; // default now + 5 min
   authnInstant?: Date; // default now
   sessionIndex?: string | null; // default random
+  sessionNotOnOrAfter?: Date | null; // default none
   statusCode?: string; // default Success
   sign?: SignWhat; // default 'assertion'
   signatureAlgorithm?: ShaName; // default sha256 (rsa-…)
@@ -111,6 +112,7 @@ export async function signSamlResponse(o: SignSamlResponseOptions): Promise<Sign
     audiences: audience === null ? null : typeof audience === 'string' ? [audience] : audience,
     authnInstant: xsDateTime(o.authnInstant ?? now),
     sessionIndex: o.sessionIndex === undefined ? newSamlId() : o.sessionIndex,
+    sessionNotOnOrAfter: o.sessionNotOnOrAfter ? xsDateTime(o.sessionNotOnOrAfter) : null,
     attributes,
   }, prefixes.assertion));
 

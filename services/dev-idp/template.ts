@@ -37,6 +37,8 @@ export interface AssertionFields {
   audiences: readonly string[] | null;
   authnInstant: string;
   sessionIndex: string | null;
+  /** AuthnStatement SessionNotOnOrAfter: when the IdP wants the SP's session to end (absent when undefined). */
+  sessionNotOnOrAfter?: string | null;
   attributes: ReadonlyArray<readonly [name: string, values: readonly string[]]>;
 }
 
@@ -55,7 +57,7 @@ export function assertionXml(f: AssertionFields, prefix: string): string {
     + `<${a('SubjectConfirmationData')}${attrs({ InResponseTo: f.subjectInResponseTo, NotOnOrAfter: f.subjectNotOnOrAfter, Recipient: f.recipient })}/>`
     + `</${a('SubjectConfirmation')}></${a('Subject')}>`
     + `<${a('Conditions')}${attrs({ NotBefore: f.notBefore, NotOnOrAfter: f.notOnOrAfter })}>${audience}</${a('Conditions')}>`
-    + `<${a('AuthnStatement')}${attrs({ AuthnInstant: f.authnInstant, SessionIndex: f.sessionIndex })}>`
+    + `<${a('AuthnStatement')}${attrs({ AuthnInstant: f.authnInstant, SessionIndex: f.sessionIndex, SessionNotOnOrAfter: f.sessionNotOnOrAfter ?? null })}>`
     + `<${a('AuthnContext')}><${a('AuthnContextClassRef')}>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</${a('AuthnContextClassRef')}></${a('AuthnContext')}>`
     + `</${a('AuthnStatement')}>${attributes}</${a('Assertion')}>`;
 }

@@ -58,6 +58,7 @@ saml-authz is running (development; ${database}).
   authz-service   ${base}:${p.authz}   (/auth: point NGINX auth_request here; policy examples/policy.yaml)
   metrics         ${base}:${p.tokenMetrics}/metrics, ${base}:${p.authzMetrics}/metrics
   dev IdP         ${base}:${p.idp}/idp-initiated   (signs in alice@example.com like an Okta tile)
+                  ${base}:${p.idp}/dev/logout-all?nameId=alice@example.com   (IdP-initiated Single Logout)
 ${databaseUrl ? `  DATABASE_URL    ${databaseUrl}   (npm run migrate / npm run revoke find it by themselves while this runs)\n` : ''}
 Try it (in a shell; or open ${base}:${p.token}/saml/login in a browser):
 ${tryCommands(host, p).map((c) => `  ${c}`).join('\n')}

@@ -135,7 +135,8 @@ async function main(): Promise<void> {
   const tokenUrl = `${base}:${port.token}`;
   const idpUrl = `${base}:${port.idp}`;
   const saml = { issuer: `${idpUrl}/dev-idp`, acsUrl: `${tokenUrl}/saml/acs`, spEntityId: `${tokenUrl}/saml/metadata` };
-  idp = await buildDevIdp({ idp: keys.idp, ...saml, defaultUser: { nameId: 'alice@example.com', email: 'alice@example.com', groups: ['employees', 'admins'] } });
+  // SAML Single Logout both ways: the dev IdP verifies our logout messages with the SP signing certificate.
+  idp = await buildDevIdp({ idp: keys.idp, ...saml, slo: { spCert: keys.spSigning.cert, spSloUrl: `${tokenUrl}/saml/slo` }, defaultUser: { nameId: 'alice@example.com', email: 'alice@example.com', groups: ['employees', 'admins'] } });
   await idp.listen({ host: HOST, port: port.idp });
 
   const common = { DATABASE_URL: url, HOST, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', SHUTDOWN_DELAY_SECONDS: '0' };
@@ -148,6 +149,9 @@ async function main(): Promise<void> {
     SAML_IDP_SSO_URL: `${idpUrl}/sso`,
     SAML_SP_ENTITY_ID: saml.spEntityId,
     SAML_ACS_URL: saml.acsUrl,
+    SAML_SP_SIGNING_KEY: keys.spSigning.key,
+    SAML_SP_SIGNING_CERT: keys.spSigning.cert,
+    SAML_IDP_SLO_URL: `${idpUrl}/slo`,
     JWT_PRIVATE_KEY: keys.jwtPrivateKey,
     JWT_ISSUER: tokenUrl,
     JWT_AUDIENCE: 'saml-authz-dev',

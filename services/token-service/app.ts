@@ -10,6 +10,8 @@ import acs from './routes/acs.js';
 import login from './routes/login.js';
 import metadata from './routes/metadata.js';
 import logout from './routes/logout.js';
+import identity from './routes/identity.js';
+import slo from './routes/slo.js';
 import type { RouteContext } from './routes/context.js';
 
 export interface BuildOptions {
@@ -41,6 +43,8 @@ export async function buildApp(config: TokenServiceConfig, opts: BuildOptions = 
   await app.register(login, ctx);
   await app.register(metadata, ctx);
   await app.register(logout, ctx);
-  startSweeper(app, config.sweepIntervalSeconds, config.saml.clockSkewSeconds);
+  await app.register(identity, ctx);
+  await app.register(slo, ctx);
+  startSweeper(app, config.sweepIntervalSeconds, config.saml.clockSkewSeconds, ctx);
   return app;
 }

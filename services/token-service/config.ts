@@ -25,7 +25,16 @@ export interface TokenServiceConfig extends CommonConfig {
   sweepIntervalSeconds: number;
   /** SAML_GROUPS_FILTER / SAML_GROUPS_FILTER_REGEX: the groups kept in tokens; null = all. */
   groupsFilter: GroupsFilter | null;
+  /**
+   * Sessions: renewal without the IdP while the session lives. `cookieName` is the opaque renewal
+   * cookie's (COOKIE_NAME + `_session`); the idle timeout is seen at renewal, so it must exceed the
+   * token lifetime.
+   */
+  session: { idleTimeoutSeconds: number; maxLifetimeSeconds: number; cookieName: string };
 }
+
+/** The renewal cookie's name: the session cookie's plus this suffix (so `__Host-` carries over). */
+export const SESSION_COOKIE_SUFFIX = '_session';
 
 const SAML_ENV_NAMES: Partial<Record<keyof SamlSettings, string>> = {
   idpCerts: 'SAML_IDP_CERT',
@@ -37,6 +46,12 @@ const SAML_ENV_NAMES: Partial<Record<keyof SamlSettings, string>> = {
   spDecryptionCert: 'SAML_DECRYPTION_CERT',
   emailAttribute: 'SAML_EMAIL_ATTRIBUTE',
   groupsAttribute: 'SAML_GROUPS_ATTRIBUTE',
+  spSigningKey: 'SAML_SP_SIGNING_KEY',
+  spSigningCert: 'SAML_SP_SIGNING_CERT',
+  signAuthnRequests: 'SAML_SIGN_AUTHN_REQUESTS',
+  nameIdFormat: 'SAML_NAMEID_FORMAT',
+  idpSloUrl: 'SAML_IDP_SLO_URL',
+  sloUrl: 'SAML_SLO_URL',
 };
 
 /** Reads and validates the token-service's environment; throws ConfigError naming every bad variable. */
@@ -52,6 +67,13 @@ export function loadTokenServiceConfig(env: Env): TokenServiceConfig {
     r.fail('SAML_DECRYPTION_KEY', 'expected one PEM private key');
   }
   const spDecryptionCert = r.string('SAML_DECRYPTION_CERT', { file: true });
+  const spSigningKey = r.string('SAML_SP_SIGNING_KEY', { file: true });
+  if (spSigningKey !== undefined && splitPem(spSigningKey, /(?:RSA )?PRIVATE KEY/).length !== 1) {
+    r.fail('SAML_SP_SIGNING_KEY', 'expected one PEM private key');
+  }
+  const spSigningCert = r.string('SAML_SP_SIGNING_CERT', { file: true });
+  const idpSloUrl = r.url('SAML_IDP_SLO_URL');
+  const sloUrl = r.url('SAML_SLO_URL');
   const maxAge = r.int('SAML_MAX_ASSERTION_AGE_SECONDS', { default: 0, min: 0, max: 7 * 86400 });
   const samlInput: SamlSettingsInput = {
     idpCerts,
@@ -64,6 +86,13 @@ export function loadTokenServiceConfig(env: Env): TokenServiceConfig {
     ...(maxAge > 0 ? { maxAssertionAgeSeconds: maxAge } : {}),
     ...(decryptionKey !== undefined ? { decryptionKey } : {}),
     ...(spDecryptionCert !== undefined ? { spDecryptionCert } : {}),
+    ...(spSigningKey !== undefined ? { spSigningKey } : {}),
+    ...(spSigningCert !== undefined ? { spSigningCert } : {}),
+    ...(idpSloUrl !== undefined ? { idpSloUrl } : {}),
+    ...(sloUrl !== undefined ? { sloUrl } : {}),
+    signAuthnRequests: r.bool('SAML_SIGN_AUTHN_REQUESTS', false),
+    nameIdFormat: r.string('SAML_NAMEID_FORMAT', { default: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress' }) ?? '',
+    allowTransientNameId: r.bool('SAML_ALLOW_TRANSIENT_NAMEID', false),
     emailAttribute: r.string('SAML_EMAIL_ATTRIBUTE', { default: 'email' }) ?? 'email',
     groupsAttribute: r.string('SAML_GROUPS_ATTRIBUTE', { default: 'groups' }) ?? 'groups',
     // Off by default: an unsolicited response cannot be bound to the browser that posts it (login CSRF).
@@ -150,7 +179,21 @@ export function loadTokenServiceConfig(env: Env): TokenServiceConfig {
     ...(defaultReturnUrl !== undefined ? { defaultReturnUrl } : {}),
     sweepIntervalSeconds: r.int('SWEEP_INTERVAL_SECONDS', { default: 300, min: 0, max: 86400 }),
     groupsFilter: readGroupsFilter(r),
+    session: {
+      idleTimeoutSeconds: r.int('SESSION_IDLE_TIMEOUT_SECONDS', { default: 1800, min: 60, max: 7 * 86400 }),
+      maxLifetimeSeconds: r.int('SESSION_MAX_LIFETIME_SECONDS', { default: 43_200, min: 60, max: 30 * 86400 }),
+      cookieName: '',
+    },
   };
+  config.session.cookieName = `${config.cookie.name}${SESSION_COOKIE_SUFFIX}`;
+  // Activity is seen only at renewal, once per token lifetime: an idle timeout no longer than the token
+  // lifetime would end every session at its first renewal.
+  if (config.session.idleTimeoutSeconds <= config.jwt.ttlSeconds) {
+    r.fail('SESSION_IDLE_TIMEOUT_SECONDS', `must exceed JWT_TTL_SECONDS (${config.jwt.ttlSeconds}): activity is seen when a token is renewed, once per token lifetime`);
+  }
+  if (config.session.maxLifetimeSeconds < config.jwt.ttlSeconds) {
+    r.fail('SESSION_MAX_LIFETIME_SECONDS', `must be at least JWT_TTL_SECONDS (${config.jwt.ttlSeconds})`);
+  }
   if (!COOKIE_NAME_TOKEN.test(config.cookie.name)) r.fail('COOKIE_NAME', 'expected a cookie-name token');
   else if (config.cookie.name.toLowerCase().startsWith(LOGIN_STATE_PREFIX.toLowerCase())) r.fail('COOKIE_NAME', `${LOGIN_STATE_PREFIX}… names the login-state cookies`);
   const prefixProblem = cookiePrefixProblem(config.cookie.name, config.cookie);

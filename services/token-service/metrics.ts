@@ -1,9 +1,20 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { SAML_REJECT_REASONS } from './saml/reasons.js';
+import { SLO_REJECT_REASONS } from './saml/slo-reasons.js';
 import { LATENCY_BUCKETS, closedCounter } from '../shared/metrics.js';
+import { RENEWAL_RESULTS } from './sessions/renew.js';
+import { SESSION_END_REASONS } from './store/sessions.js';
 
 export const REDEEM_REFUSALS = ['source_not_allowed', 'rate_limited', 'bad_request', 'return_url_not_allowed', 'database_unavailable', 'too_many_pending_logins', 'not_a_navigation'] as const;
 export const REVOCATION_SOURCES = ['logout', 'cli'] as const;
+export const SLO_DIRECTIONS = ['idp_initiated', 'sp_initiated'] as const;
+/**
+ * `started`: our LogoutRequest sent to the IdP (sp_initiated); `completed`: sessions ended and Success
+ * answered (idp_initiated) or the IdP's Success received (sp_initiated); `no_session`: a valid
+ * LogoutRequest naming no live session (answered Success); `partial`: the IdP's LogoutResponse is not
+ * Success; `refused`: the message failed a check (reason in saml_slo_refused_total); `unavailable`: Postgres failed.
+ */
+export const SLO_RESULTS = ['started', 'completed', 'no_session', 'partial', 'refused', 'unavailable'] as const;
 
 /** The token-service's own metrics; every label value is from a closed list and pre-registered. */
 export function tokenMetrics(registry: Registry) {
@@ -11,6 +22,9 @@ export function tokenMetrics(registry: Registry) {
   const samlRejected = closedCounter(registry, 'saml_rejected_total', 'SAML responses refused, by reason', 'reason', SAML_REJECT_REASONS);
   const redeemRefused = closedCounter(registry, 'token_redeem_refused_total', 'Redemption attempts refused before SAML validation, by reason', 'reason', REDEEM_REFUSALS);
   const revocations = closedCounter(registry, 'token_revocations_total', 'Tokens revoked, by source', 'source', REVOCATION_SOURCES);
+  const slo = new Counter({ name: 'saml_slo_total', help: 'SAML Single Logout messages, by direction and result', labelNames: ['direction', 'result'] as const, registers: [registry] });
+  for (const direction of SLO_DIRECTIONS) for (const result of SLO_RESULTS) slo.inc({ direction, result }, 0);
+  const sloRefused = closedCounter(registry, 'saml_slo_refused_total', 'SAML logout messages refused, by reason', 'reason', SLO_REJECT_REASONS);
   const signing = new Histogram({
     name: 'token_signing_duration_seconds',
     help: 'Time to sign one JWT',
@@ -23,7 +37,10 @@ export function tokenMetrics(registry: Registry) {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
-  return { issued, samlRejected, redeemRefused, revocations, signing, samlValidation };
+  const sessionsStarted = new Counter({ name: 'sessions_started_total', help: 'Sessions started at a sign-in', registers: [registry] });
+  const sessionRenewals = closedCounter(registry, 'session_renewals_total', 'Session renewals at /saml/login with a session cookie, by result', 'result', RENEWAL_RESULTS);
+  const sessionsEnded = closedCounter(registry, 'sessions_ended_total', 'Sessions ended by this service, by reason', 'reason', SESSION_END_REASONS);
+  return { issued, samlRejected, redeemRefused, revocations, slo, sloRefused, signing, samlValidation, sessionsStarted, sessionRenewals, sessionsEnded };
 }
 
 export type TokenMetrics = ReturnType<typeof tokenMetrics>;

@@ -140,6 +140,10 @@ t.test('the Deployment: hardened pod, probes, named ports, secrets as files, spr
   t.equal(cm.data.PORT, '8080');
   t.equal(cm.data.METRICS_PORT, '9464');
   t.notOk('SAML_CLOCK_SKEW_SECONDS' in cm.data, 'unset settings keep the service default');
+  t.notOk('SESSION_IDLE_TIMEOUT_SECONDS' in cm.data, 'session timeouts too');
+  const flagged = one(render(CHART, allFlags), 'ConfigMap', FULL) as typeof cm;
+  t.equal(flagged.data.SESSION_IDLE_TIMEOUT_SECONDS, '900');
+  t.equal(flagged.data.SESSION_MAX_LIFETIME_SECONDS, '28800');
 });
 
 t.test('checksum annotations change with the config and the secret, independently', async (t) => {
@@ -281,4 +285,36 @@ t.test('no image is ever :latest, and a digest pins the image', async (t) => {
     'saml-authz/token-service@sha256:0000000000000000000000000000000000000000000000000000000000000000',
     'saml-authz/token-service@sha256:0000000000000000000000000000000000000000000000000000000000000000',
   ]);
+});
+
+t.test('SAML Single Logout: the SP signing key pair mounted as files, the SLO settings in the ConfigMap', async (t) => {
+  const slo = {
+    set: { ...config, 'config.saml.idpSloUrl': 'https://example.okta.com/app/example/slo/saml', 'config.saml.nameIdFormat': 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent' },
+    setFile: { ...setFile, 'secrets.spSigningKey.value': secrets.jwtPrivateKey, 'secrets.spSigningCert.value': secrets.idpCert },
+  };
+  const objects = render(CHART, slo);
+  const c = container(podSpec(one(objects, 'Deployment')), 'token-service');
+  t.match(c.env, [
+    { name: 'DATABASE_URL_FILE' },
+    { name: 'SAML_IDP_CERT_FILE' },
+    { name: 'JWT_PRIVATE_KEY_FILE' },
+  ]);
+  const names = (c.env ?? []).map((e: { name: string }) => e.name);
+  t.ok(names.includes('SAML_SP_SIGNING_KEY_FILE') && names.includes('SAML_SP_SIGNING_CERT_FILE'), 'the key pair as *_FILE');
+  const secret = one(objects, 'Secret', FULL) as K8sObject & { data: Record<string, string> };
+  t.ok('saml-sp-signing-key.pem' in secret.data && 'saml-sp-signing-cert.pem' in secret.data, 'in the chart\'s Secret');
+  const cm = one(objects, 'ConfigMap', FULL) as K8sObject & { data: Record<string, string> };
+  t.equal(cm.data.SAML_IDP_SLO_URL, 'https://example.okta.com/app/example/slo/saml');
+  t.equal(cm.data.SAML_NAMEID_FORMAT, 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent');
+
+  const rows: Array<[string, Record<string, string>, Record<string, string>, string]> = [
+    ['SLO without the signing key', { 'config.saml.idpSloUrl': 'https://idp.example.com/slo' }, {}, 'config.saml.idpSloUrl (SAML Single Logout) needs secrets.spSigningKey'],
+    ['a signing key without its certificate', {}, { 'secrets.spSigningKey.value': secrets.jwtPrivateKey }, 'secrets.spSigningKey is set without secrets.spSigningCert'],
+    ['signed AuthnRequests without the key', { 'config.saml.signAuthnRequests': 'true' }, {}, 'config.saml.signAuthnRequests needs secrets.spSigningKey'],
+  ];
+  for (const [name, set, files, message] of rows) {
+    const r = template(CHART, { set: { ...config, ...set }, setFile: { ...setFile, ...files } });
+    t.not(r.status, 0, `${name}: the render fails`);
+    t.match(r.stderr, message, `${name}: says why`);
+  }
 });

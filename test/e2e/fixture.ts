@@ -107,7 +107,9 @@ export interface Stack {
   token: ServiceProcess;
   authz: ServiceProcess;
   idp: KeyPair;
-  /** a request to NGINX over plain TCP (raw request-target, Host = 127.0.0.1:<port> unless given) */
+  /** the stack's database (for scenarios that age rows, as time would) */
+  databaseUrl: string;
+  /** a request to NGINX (raw request-target, Host = 127.0.0.1:<port> unless given) */
   request(r: RawRequest): Promise<RawResponse>;
   /** a SAML Response for this stack, signed by the test IdP */
   sign(over?: Partial<SignSamlResponseOptions>): Promise<string>;
@@ -203,7 +205,7 @@ export async function startStack(t: Teardown, config: ConfigName, nginxBinary: s
         await nginx.stop();
         await stopAll();
       });
-      return makeStack({ config, port, base, idpUrl, signinUrl, site, echo, nginx, token, authz, idp });
+      return makeStack({ config, port, base, idpUrl, signinUrl, site, echo, nginx, token, authz, idp, databaseUrl });
     } catch (err) {
       await stopAll();
       if (attempt < 3 && /Address already in use/.test(String(err))) continue;
@@ -220,7 +222,7 @@ async function stopService(p: ServiceProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-type Parts = Pick<Stack, 'config' | 'port' | 'base' | 'idpUrl' | 'signinUrl' | 'site' | 'echo' | 'nginx' | 'token' | 'authz' | 'idp'>;
+type Parts = Pick<Stack, 'config' | 'port' | 'base' | 'idpUrl' | 'signinUrl' | 'site' | 'echo' | 'nginx' | 'token' | 'authz' | 'idp' | 'databaseUrl'>;
 
 function makeStack(s: Parts): Stack {
   const request = (r: RawRequest) => {

@@ -4,6 +4,8 @@
  * "never reaches the application" claim is checked on the echo upstream's record.
  */
 import t, { type Test } from 'tap';
+import pg from 'pg';
+import { decodeJwt } from 'jose';
 import { readAuthnRequest } from '../../services/dev-idp/app.js';
 import { startStack, postAcs, ADMIN_HOST, ALICE, HOST, IDP_SSO_URL, REDEEM_NETWORK, UPSTREAM_ISSUER, type Stack } from './fixture.js';
 import { assertionVerifier } from '../../examples/upstream-verify/server.js';
@@ -18,13 +20,13 @@ import { fill, HOST_TRICKS, METHOD_TRICKS, TRICKS, type RequestTrick } from './t
 const EXPECTED: Record<ConfigName, { protectedPaths: string[]; open: string[]; authLocation: string; authHeaders: string[] }> = {
   'auth-request': {
     protectedPaths: ['/'],
-    open: ['/saml/', '= /logout'],
+    open: ['/saml/', '= /logout', '= /userinfo'],
     authLocation: '/_saml_authz',
     authHeaders: ['Host $host', 'X-Original-URI $request_uri', 'X-Original-Method $request_method', 'X-Real-IP $remote_addr', 'X-Forwarded-For $remote_addr'],
   },
   'ingress-nginx': {
     protectedPaths: ['/'],
-    open: ['/saml/', '= /logout'],
+    open: ['/saml/', '= /logout', '= /userinfo'],
     authLocation: '/_external-auth-Lw-Prefix',
     authHeaders: [
       'X-Original-URL $scheme://$http_host$request_uri',
@@ -105,7 +107,7 @@ export function e2eSuite(config: ConfigName): void {
     const protectedLocs = reachable.filter((l) => l.authRequest !== null);
     const open = reachable.filter((l) => l.authRequest === null);
     t.same(protectedLocs.map((l) => l.path).sort(), expected.protectedPaths, 'protected locations');
-    t.same(open.map(label).sort(), [...expected.open].sort(), 'unprotected locations: sign-in and logout only');
+    t.same(open.map(label).sort(), [...expected.open].sort(), 'unprotected locations: sign-in, logout and userinfo only');
     for (const l of open) t.match(l.proxyPass, /token_service/, `${label(l)} goes to the token-service, never the application`);
     for (const l of protectedLocs) {
       t.equal(l.authRequest, expected.authLocation, `${label(l)} asks ${expected.authLocation}`);
@@ -117,6 +119,7 @@ export function e2eSuite(config: ConfigName): void {
         t.ok(lines.some((x) => new RegExp(`^auth_request_set \\$\\w+ \\$upstream_http_${h.toLowerCase().replace(/-/g, '_')}$`).test(x)), `${label(l)} reads ${h} with auth_request_set`);
       }
       t.ok(lines.some((x) => /^error_page 401 = @/.test(x)), `${label(l)}: 401 goes to the sign-in location`);
+      t.ok(lines.includes('error_page 403 /saml/forbidden'), `${label(l)}: 403 shows the token-service's forbidden page, keeping the status`);
     }
     const auth = locs.find((l) => l.modifier === '=' && l.path === expected.authLocation);
     t.ok(auth?.internal, 'the auth location is internal');
@@ -356,6 +359,69 @@ export function e2eSuite(config: ConfigName): void {
     t.ok(elapsed >= 0 && elapsed < 1000, `refused within a second (${elapsed.toFixed(1)} ms)`);
     await refused(t, { target: '/app/after', headers: { cookie } }, 'the revoked cookie');
     await refused(t, { target: '/app/after', headers: bearer(token) }, 'the revoked bearer token, again');
+  });
+
+  /** A browser sign-in through NGINX (form post from the IdP): the Cookie header it then sends, and the token. */
+  const browserSignIn = async (tt: Test, returnTo: string) => {
+    const acs = await postAcs(stack.request, await stack.sign(), { relayState: `${stack.base}${returnTo}`, accept: 'text/html,application/xhtml+xml', localAddress: REDEEM_NETWORK });
+    tt.equal(acs.status, 303, 'signed in: 303');
+    const token = cookiePair(acs.headers['set-cookie']?.find((c) => c.startsWith('__Host-saml_authz=')));
+    const session = cookiePair(acs.headers['set-cookie']?.find((c) => c.startsWith('__Host-saml_authz_session=')));
+    tt.ok(token && session, 'a token cookie and a session cookie');
+    return { token: token!, session: session!, jwt: token!.slice('__Host-saml_authz='.length) };
+  };
+  const html = { accept: 'text/html,application/xhtml+xml', 'sec-fetch-dest': 'document' };
+
+  t.test('an expired token is renewed through the 401 → /saml/login?rd= redirect with the session cookie, without the IdP', async (t) => {
+    const target = '/app/renew?n=1';
+    const signedIn = await browserSignIn(t, target);
+    await reached(t, { target, headers: { cookie: `${signedIn.token}; ${signedIn.session}` } }, 'with the first token');
+
+    // The token's time runs out (its row expires, as time would make it; the database notifies every replica).
+    const db = new pg.Client({ connectionString: stack.databaseUrl });
+    await db.connect();
+    t.teardown(() => db.end());
+    const expired = await db.query(`update issued_tokens set issued_at = now() - interval '16 minutes', expires_at = now() - interval '1 minute' where jti = $1`, [decodeJwt(signedIn.jwt).jti]);
+    t.equal(expired.rowCount, 1);
+    let signin = '';
+    for (const started = performance.now(); performance.now() - started < 3000; await new Promise((r) => setTimeout(r, 20))) {
+      const res = await stack.request({ target, headers: { ...html, cookie: `${signedIn.token}; ${signedIn.session}` } });
+      if (res.status === 302) {
+        signin = signinRedirect(t, res, target, 'the expired token');
+        break;
+      }
+    }
+    t.ok(signin, 'the expired token is sent to sign in');
+
+    const renewal = await stack.request({ target: signin.slice(stack.base.length), headers: { ...html, cookie: `${signedIn.token}; ${signedIn.session}` } });
+    t.equal(renewal.status, 303, '/saml/login renews: 303');
+    t.equal(renewal.header('location'), `${stack.base}${target}`, 'straight back to the page asked for, not to the IdP');
+    const fresh = cookiePair(renewal.headers['set-cookie']?.find((c) => c.startsWith('__Host-saml_authz=')));
+    t.ok(fresh && fresh !== signedIn.token, 'a new token cookie');
+    const { record } = await reached(t, { target, headers: { ...html, cookie: `${fresh}; ${signedIn.session}` } }, 'with the renewed token');
+    t.equal(record.user, ALICE.nameId, 'as alice');
+    await refused(t, { target, headers: { cookie: signedIn.token } }, 'the old token, after the renewal');
+  });
+
+  t.test('a forbidden route shows people the forbidden page (error_page 403), still a 403; programs get JSON', async (t) => {
+    const signedIn = await browserSignIn(t, '/app/x');
+    const page = await refused(t, { target: '/admin/panel', headers: { ...html, cookie: `${signedIn.token}; ${signedIn.session}` } }, 'GET /admin/panel as alice, a browser');
+    t.equal(page.status, 403, 'still 403');
+    t.match(page.header('content-type'), /^text\/html; charset=utf-8/, 'a page');
+    t.match(page.body, /<h1>Access denied<\/h1>/);
+    t.match(page.body, /<dd>alice@example\.com<\/dd>/, 'who is signed in');
+    t.match(page.body, /<form method="post" action="\/logout">/, 'a sign-out button');
+    t.notMatch(page.body, /admins-only|admin-host|rule/i, 'never rule internals');
+    const post = await refused(t, { method: 'POST', target: '/admin/users', headers: { ...html, cookie: signedIn.token } }, 'POST /admin/users as alice, a browser');
+    t.equal(post.status, 403, 'a POST too');
+    t.match(post.body, /<h1>Access denied<\/h1>/);
+    const api = await refused(t, { target: '/admin/panel', headers: { accept: 'application/json', ...bearer(signedIn.jwt) } }, 'GET /admin/panel as alice, a program');
+    t.equal(api.status, 403);
+    t.same(api.json(), { error: 'forbidden', message: 'you do not have access to this resource' });
+
+    const me = await stack.request({ target: '/userinfo', headers: { cookie: signedIn.token } });
+    t.equal(me.status, 200, '/userinfo through NGINX');
+    t.match(me.json(), { sub: ALICE.nameId, email: ALICE.email, groups: ALICE.groups });
   });
 
   t.test('a request from outside ALLOWED_CIDRS cannot redeem a SAML response', async (t) => {

@@ -27,7 +27,7 @@ function exportedNames(body: string): Set<string> {
 
 /** Our metric names an expression refers to (PromQL functions and labels are not ours). */
 function referencedNames(expr: string): string[] {
-  return [...new Set(expr.match(/\b(?:http|authz|token|saml|db|process|nodejs)_[a-zA-Z0-9_]+/g) ?? [])];
+  return [...new Set(expr.match(/\b(?:http|authz|token|saml|sessions?|db|process|nodejs)_[a-zA-Z0-9_]+/g) ?? [])];
 }
 
 t.test('a real Prometheus scrapes both services; rules and dashboard refer only to exported metrics', async (t) => {

@@ -1,10 +1,12 @@
 import t from 'tap';
 import pg from 'pg';
-import { sql } from 'kysely';
+import { NO_MIGRATIONS, sql } from 'kysely';
 import { connect } from '../../services/shared/db/connect.js';
 import { createMigrator, migrateToLatest, pendingMigrations } from '../../services/shared/db/migrator.js';
 import { REVOCATION_CHANNEL } from '../../services/shared/db/schema.js';
 import { createTestDatabase, migrationNames, withDb } from '../helpers/db.js';
+
+const TABLES = ['issued_tokens', 'saml_assertions', 'saml_logout_pending', 'saml_logout_seen', 'saml_requests', 'sessions'];
 
 async function tables(db: ReturnType<typeof connect>): Promise<string[]> {
   const rows = await sql<{ tablename: string }>`select tablename from pg_tables where schemaname = 'public' and tablename not like 'kysely_%' order by tablename`.execute(db.kysely);
@@ -18,7 +20,7 @@ t.test('migrations apply, revert and apply again on a fresh database', async (t)
   t.ok((await pendingMigrations(db.kysely)).length > 0, 'pending before');
   const applied = await migrateToLatest(db.kysely);
   t.same(applied, migrationNames(), 'every migration, in order');
-  t.same(await tables(db), ['issued_tokens', 'saml_assertions', 'saml_requests']);
+  t.same(await tables(db), TABLES);
   t.same(await pendingMigrations(db.kysely), [], 'nothing pending after');
 
   for (const name of [...migrationNames()].reverse()) {
@@ -28,7 +30,7 @@ t.test('migrations apply, revert and apply again on a fresh database', async (t)
   }
   t.same(await tables(db), [], 'reverting every migration removes every table');
   t.same(await migrateToLatest(db.kysely), migrationNames(), 'up again');
-  t.same(await tables(db), ['issued_tokens', 'saml_assertions', 'saml_requests']);
+  t.same(await tables(db), TABLES);
   t.same(await migrateToLatest(db.kysely), [], 'idempotent');
 });
 

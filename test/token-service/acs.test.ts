@@ -104,8 +104,10 @@ t.test('a browser form post gets an HttpOnly Secure SameSite cookie and a 303 to
   const res = await postAcs(svc.app, (await svc.sign()).samlResponse, { accept: 'text/html,application/xhtml+xml', relayState: `${RETURN_BASE}reports?q=1` });
   t.equal(res.statusCode, 303);
   t.equal(res.headers.location, `${RETURN_BASE}reports?q=1`);
-  const cookie = String(res.headers['set-cookie']);
-  t.match(cookie, /^__Host-saml_authz=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=900; Secure$/);
+  const [token, session, ...more] = [res.headers['set-cookie']].flat();
+  t.match(token, /^__Host-saml_authz=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=900; Secure$/);
+  t.match(session, /^__Host-saml_authz_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax; Max-Age=4320\d; Secure$/, 'and the renewal cookie, for the session\'s 12 hours');
+  t.same(more, []);
   t.equal(res.body, '');
 });
 

@@ -40,12 +40,13 @@ t.test('logout revokes the presented token (bearer or cookie) and clears the coo
   const bearer = await issue();
   const res = await svc.app.inject({ method: 'POST', url: '/logout', headers: { authorization: `Bearer ${bearer}` } });
   t.equal(res.statusCode, 204);
-  t.match(String(res.headers['set-cookie']), /^__Host-saml_authz=; Path=\/; HttpOnly; SameSite=Lax; Max-Age=0; Secure$/);
+  t.same(res.headers['set-cookie'], ['__Host-saml_authz=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure', '__Host-saml_authz_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure'], 'both cookies cleared');
   const cookie = await issue();
   t.equal((await svc.app.inject({ method: 'POST', url: '/logout', headers: { cookie: `__Host-saml_authz=${cookie}` } })).statusCode, 204);
   const revoked = await db.kysely.selectFrom('issued_tokens').select(['revoked_reason']).where('revoked_at', 'is not', null).execute();
   t.same(revoked, [{ revoked_reason: 'logout' }, { revoked_reason: 'logout' }]);
   t.equal(svc.logs.find((l) => l.event === 'token_revoked').length, 2, 'each revocation audited');
+  t.equal(svc.logs.find((l) => l.event === 'session_ended' && l.reason === 'sign_out').length, 2, 'each token\'s session ended');
 
   const none = await svc.app.inject({ method: 'POST', url: '/logout' });
   t.equal(none.statusCode, 401);

@@ -24,9 +24,12 @@ t.test('a pretty-printed NameID signs in as the trimmed subject, and revoke --su
   const out: string[] = [];
   const audit = new LogCapture();
   t.equal(await runRevoke(['--subject', 'alice@example.com', '--reason', 'offboarded: ticket 4711'], { DATABASE_URL: db.url }, (l) => out.push(l), audit), 0);
-  t.same(out, ['revoked 1 live token']);
-  t.match(audit.lines, [{ log: 'audit', event: 'token_revoked', jti, subject: 'alice@example.com', reason: 'offboarded: ticket 4711' }]);
-  t.equal(audit.lines.length, 1);
+  t.same(out, ['ended 1 session; revoked 1 live token'], 'the sign-in\'s session ends with its token');
+  t.match(audit.lines, [
+    { log: 'audit', event: 'session_ended', subject: 'alice@example.com', reason: 'revoked' },
+    { log: 'audit', event: 'token_revoked', jti, subject: 'alice@example.com', reason: 'offboarded: ticket 4711' },
+  ]);
+  t.equal(audit.lines.length, 2);
   const row = await db.kysely.selectFrom('issued_tokens').select(['revoked_at', 'revoked_reason']).executeTakeFirstOrThrow();
   t.ok(row.revoked_at);
   t.equal(row.revoked_reason, 'offboarded: ticket 4711');

@@ -17,11 +17,11 @@ t.test('the sweep deletes expired tokens (after the grace), assertion ids and re
   await saveRequestId(db.kysely, '_r-dead', new Date(now - 1000));
   await saveRequestId(db.kysely, '_r-live', new Date(now + 60_000));
 
-  t.same(await sweepExpired(db.kysely, 60), { tokens: 1, assertions: 1, requests: 1 });
+  t.same(await sweepExpired(db.kysely, 60), { tokens: 1, assertions: 1, requests: 1, sessions: 0 });
   const ids = async (table: 'issued_tokens' | 'saml_assertions' | 'saml_requests', col: string) =>
     (await db.pool.query(`select ${col} as id from ${table} order by 1`)).rows.map((r: { id: string }) => r.id);
   t.same(await ids('issued_tokens', 'jti'), ['just-expired', 'live'], 'a token inside the grace period stays (it can still be revoked and looked up)');
   t.same(await ids('saml_assertions', 'assertion_id'), ['a-live']);
   t.same(await ids('saml_requests', 'request_id'), ['_r-live']);
-  t.same(await sweepExpired(db.kysely, 60), { tokens: 0, assertions: 0, requests: 0 }, 'idempotent');
+  t.same(await sweepExpired(db.kysely, 60), { tokens: 0, assertions: 0, requests: 0, sessions: 0 }, 'idempotent');
 });

@@ -96,6 +96,8 @@ jwtPrivateKeys: {env: JWT_PRIVATE_KEY, file: jwt-private-keys.pem, required: tru
 idpCertificates: {env: SAML_IDP_CERT, file: idp-certificates.pem, required: true, pem: "-----BEGIN CERTIFICATE-----"}
 samlDecryptionKey: {env: SAML_DECRYPTION_KEY, file: saml-decryption-key.pem, required: false, pem: "PRIVATE KEY-----"}
 samlDecryptionCert: {env: SAML_DECRYPTION_CERT, file: saml-decryption-cert.pem, required: false, pem: "-----BEGIN CERTIFICATE-----"}
+spSigningKey: {env: SAML_SP_SIGNING_KEY, file: saml-sp-signing-key.pem, required: false, pem: "PRIVATE KEY-----"}
+spSigningCert: {env: SAML_SP_SIGNING_CERT, file: saml-sp-signing-cert.pem, required: false, pem: "-----BEGIN CERTIFICATE-----"}
 {{- end }}
 
 {{/*
@@ -117,6 +119,20 @@ look like PEM. Fails the render with a message naming the value to set.
 {{- end }}
 {{- if and .Values.secrets.samlDecryptionCert.value (not .Values.secrets.samlDecryptionKey.value) (not .Values.secrets.samlDecryptionKey.existingSecret) }}
 {{- fail "secrets.samlDecryptionCert is set without secrets.samlDecryptionKey" }}
+{{- end }}
+{{- $spKey := or .Values.secrets.spSigningKey.value .Values.secrets.spSigningKey.existingSecret }}
+{{- $spCert := or .Values.secrets.spSigningCert.value .Values.secrets.spSigningCert.existingSecret }}
+{{- if and $spKey (not $spCert) }}
+{{- fail "secrets.spSigningKey is set without secrets.spSigningCert (the IdP verifies with the certificate)" }}
+{{- end }}
+{{- if and $spCert (not $spKey) }}
+{{- fail "secrets.spSigningCert is set without secrets.spSigningKey" }}
+{{- end }}
+{{- if and .Values.config.saml.idpSloUrl (not $spKey) }}
+{{- fail "config.saml.idpSloUrl (SAML Single Logout) needs secrets.spSigningKey and secrets.spSigningCert: logout messages are signed" }}
+{{- end }}
+{{- if and .Values.config.saml.signAuthnRequests (not $spKey) }}
+{{- fail "config.saml.signAuthnRequests needs secrets.spSigningKey and secrets.spSigningCert" }}
 {{- end }}
 {{- if and (not .Values.secrets.databaseUrl.existingSecret) (not (regexMatch "^postgres(ql)?://" .Values.secrets.databaseUrl.value)) }}
 {{- fail "secrets.databaseUrl.value must be a postgres:// or postgresql:// URL" }}
@@ -198,6 +214,11 @@ service's own default applies.
   "SAML_ALLOW_IDP_INITIATED" $c.saml.allowIdpInitiated
   "SAML_MAX_RESPONSE_BYTES" $c.saml.maxResponseBytes
   "SAML_REQUEST_TTL_SECONDS" $c.saml.requestTtlSeconds
+  "SAML_NAMEID_FORMAT" $c.saml.nameIdFormat
+  "SAML_ALLOW_TRANSIENT_NAMEID" $c.saml.allowTransientNameId
+  "SAML_IDP_SLO_URL" $c.saml.idpSloUrl
+  "SAML_SLO_URL" $c.saml.sloUrl
+  "SAML_SIGN_AUTHN_REQUESTS" $c.saml.signAuthnRequests
   "JWT_ALGORITHM" $c.jwt.algorithm
   "JWT_ISSUER" (required "config.jwt.issuer is required (JWT_ISSUER)" $c.jwt.issuer)
   "JWT_AUDIENCE" (required "config.jwt.audience is required (JWT_AUDIENCE)" $c.jwt.audience)
@@ -215,6 +236,8 @@ service's own default applies.
   "ALLOWED_RETURN_URLS" $c.allowedReturnUrls
   "DEFAULT_RETURN_URL" $c.defaultReturnUrl
   "SWEEP_INTERVAL_SECONDS" $c.sweepIntervalSeconds
+  "SESSION_IDLE_TIMEOUT_SECONDS" $c.session.idleTimeoutSeconds
+  "SESSION_MAX_LIFETIME_SECONDS" $c.session.maxLifetimeSeconds
 }}
 {{- range $k, $v := $env }}
 {{- if not (or (kindIs "invalid" $v) (eq (include "token-service.envValue" $v) "")) }}

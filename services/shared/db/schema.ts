@@ -15,6 +15,28 @@ export interface IssuedTokensTable {
   expires_at: Timestamp;
   revoked_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
   revoked_reason: string | null;
+  /** The session the token belongs to (migration 0003; NULL for older tokens). */
+  sid: ColumnType<string | null, string | null | undefined, never>;
+}
+
+/** One row per sign-in at the IdP (migration 0003): what renews tokens without the IdP, until it ends. */
+export interface SessionsTable {
+  sid: string;
+  /** SHA-256 of the renewal secret in the browser's session cookie. */
+  secret_hash: Buffer | null;
+  subject: string;
+  email: string | null;
+  groups: ColumnType<string[], string[], string[]>;
+  idp_issuer: string;
+  session_index: string | null;
+  name_id_format: string | null;
+  client_address: string | null;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  idle_expires_at: Timestamp;
+  expires_at: Timestamp;
+  ended_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  end_reason: string | null;
 }
 
 /** SAML assertion ids already redeemed: the replay store, kept until NotOnOrAfter plus skew. */
@@ -37,10 +59,29 @@ export interface SamlRequestsTable {
   client_network: ColumnType<string | null, string | null | undefined, never>;
 }
 
+/** IdP LogoutRequest ids already acted on (replay store, migration 0004). */
+export interface SamlLogoutSeenTable {
+  idp_issuer: string;
+  request_id: string;
+  received_at: Generated<Date>;
+  expires_at: Timestamp;
+}
+
+/** Outstanding SP-initiated LogoutRequest ids, single use (migration 0004). */
+export interface SamlLogoutPendingTable {
+  request_id: string;
+  return_url: string | null;
+  created_at: Generated<Date>;
+  expires_at: Timestamp;
+}
+
 export interface Database {
   issued_tokens: IssuedTokensTable;
   saml_assertions: SamlAssertionsTable;
   saml_requests: SamlRequestsTable;
+  sessions: SessionsTable;
+  saml_logout_seen: SamlLogoutSeenTable;
+  saml_logout_pending: SamlLogoutPendingTable;
 }
 
 /** The channel the database notifies on when a token row is revoked (payload: the jti). */

@@ -4,9 +4,13 @@ import { cliDatabaseUrl } from '../../shared/db/cli-database-url.js';
 import { connect } from '../../shared/db/connect.js';
 import { createAudit } from '../../shared/audit.js';
 import { liveSubjectsLike, revokeSubject, revokeToken } from '../store/tokens.js';
+import { endSessionWithTokens, endSessionsOfSubject } from '../store/sessions.js';
 import { normalizeIdentifier } from '../saml/identity.js';
 
-const USAGE = `usage: npm run revoke -- --jti <token id> | --subject <NameID> [--reason <text>]
+const USAGE = `usage: npm run revoke -- --jti <token id> | --session <sid> | --subject <NameID> [--reason <text>]
+  --jti      one token
+  --session  one session (the token claim \`sid\`): it ends, every token of it is revoked, it is never renewed
+  --subject  offboarding: every live session and token of the user, at every IdP
 Exit codes: 0 revoked, 1 error, 2 usage, 3 nothing matched (nothing revoked).
 The database: DATABASE_URL (or DATABASE_URL_FILE); unset, the one a running \`npm start\` uses.`;
 
@@ -18,9 +22,12 @@ The database: DATABASE_URL (or DATABASE_URL_FILE); unset, the one a running \`np
 export const NOTHING_MATCHED = 3;
 
 export async function runRevoke(argv: string[], env: NodeJS.ProcessEnv, out: (line: string) => void, auditStream?: NodeJS.WritableStream): Promise<number> {
-  let values: { jti?: string; subject?: string; reason?: string; help?: boolean };
+  let values: { jti?: string; session?: string; subject?: string; reason?: string; help?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, options: { jti: { type: 'string' }, subject: { type: 'string' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values } = parseArgs({
+      args: argv,
+      options: { jti: { type: 'string' }, session: { type: 'string' }, subject: { type: 'string' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    }));
   } catch (err) {
     out(`${(err as Error).message}\n${USAGE}`);
     return 2;
@@ -29,7 +36,7 @@ export async function runRevoke(argv: string[], env: NodeJS.ProcessEnv, out: (li
     out(USAGE);
     return 0;
   }
-  if ((values.jti === undefined) === (values.subject === undefined)) {
+  if ([values.jti, values.session, values.subject].filter((v) => v !== undefined).length !== 1) {
     out(USAGE);
     return 2;
   }
@@ -38,10 +45,37 @@ export async function runRevoke(argv: string[], env: NodeJS.ProcessEnv, out: (li
   const audit = createAudit('token-service', auditStream);
   const reason = values.reason ?? 'revoked by an operator';
   try {
+    if (values.session !== undefined) {
+      const sid = values.session;
+      const { ended, jtis } = await endSessionWithTokens(db.kysely, sid, 'revoked', reason);
+      if (!ended) {
+        out(`no live session with id ${JSON.stringify(sid)} (unknown, or already ended): nothing revoked`);
+        return NOTHING_MATCHED;
+      }
+      audit({ event: 'session_ended', sid, reason: 'revoked' });
+      for (const jti of jtis) audit({ event: 'token_revoked', jti, sid, reason });
+      out(`ended session ${sid}; revoked ${jtis.length} live token${jtis.length === 1 ? '' : 's'}`);
+      return 0;
+    }
     // Subjects are stored as the ACS normalises NameIDs (XML whitespace trimmed, NFC).
     const subject = values.subject === undefined ? undefined : normalizeIdentifier(values.subject);
-    const jtis = values.jti !== undefined ? ((await revokeToken(db.kysely, values.jti, reason)) ? [values.jti] : []) : await revokeSubject(db.kysely, subject!, reason);
+    let sids: string[] = [];
+    let jtis: string[];
+    if (values.jti !== undefined) {
+      jtis = (await revokeToken(db.kysely, values.jti, reason)) ? [values.jti] : [];
+    } else {
+      // Every live token of the subject (with the operator's reason), then its sessions: none renews again.
+      ({ jtis, sids } = await db.kysely.transaction().execute(async (trx) => ({
+        jtis: await revokeSubject(trx, subject!, reason),
+        sids: await endSessionsOfSubject(trx, subject!, 'revoked', reason),
+      })));
+    }
+    for (const sid of sids) audit({ event: 'session_ended', sid, subject: subject ?? null, reason: 'revoked' });
     for (const jti of jtis) audit({ event: 'token_revoked', jti, subject: subject ?? null, reason });
+    if (sids.length > 0) {
+      out(`ended ${sids.length} session${sids.length === 1 ? '' : 's'}; revoked ${jtis.length} live token${jtis.length === 1 ? '' : 's'}`);
+      return 0;
+    }
     if (jtis.length === 0) {
       out(subject === undefined ? `no live token with id ${JSON.stringify(values.jti)} (unknown, expired or already revoked): nothing revoked` : await noSubjectMatch(db.kysely, subject));
       return NOTHING_MATCHED;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { readCookies, serializeCookie } from '../../shared/cookies.js';
@@ -5,6 +6,10 @@ import { validateSamlResponse } from '../saml/validate.js';
 import { SamlRejection, type SamlRejectReason } from '../saml/reasons.js';
 import { consumeRequestId, isRequestOutstanding, recordAssertion } from '../store/saml.js';
 import { insertToken } from '../store/tokens.js';
+import { insertSession } from '../store/sessions.js';
+import { newSessionSecret, sessionCookie } from '../sessions/cookie.js';
+import { sendPage, signInHref, signInRefusedPage } from '../pages/pages.js';
+import { code, page, paragraph } from '../pages/html.js';
 import type { IssuedToken } from '../tokens/issuer.js';
 import { filterGroups } from '../tokens/groups-filter.js';
 import { oversize } from '../tokens/size.js';
@@ -27,6 +32,16 @@ const TOO_MANY_GROUPS_PAGE = '<!doctype html><title>Sign-in not completed</title
   + '<p>Your account details (usually: the groups you belong to) are more than this sign-in can carry, so you were not signed in. Signing in again will not help.</p>'
   + '<p>Please contact your administrator and mention <code>token_too_large</code>.</p>\n';
 
+/** transient_name_id: what to change at the IdP, for the person to pass on (docs/single-logout.md has the settings per IdP). */
+const transientNameIdPage = (requestId: string): string => page('Sign-in not completed', [
+  paragraph('Your identity provider sent a temporary identifier (a transient NameID) that changes at every sign-in, so this service cannot recognise you. Signing in again will not help.'),
+  paragraph('Please tell your administrator: in the identity provider, set this application\'s NameID format to the one in this service\'s SAML metadata (usually the email address), not transient. Mention ', code('transient_name_id'), ' and this reference: ', code(requestId), '.'),
+]);
+const TRANSIENT_JSON = {
+  error: 'transient_name_id',
+  message: 'the identity provider sent a transient NameID; configure the application at the IdP to send the NameID format in the SP metadata (SAML_NAMEID_FORMAT)',
+};
+
 /** A browser form post (HTML accepted, JSON not asked for) gets a cookie; API clients get JSON. */
 function wantsJson(req: FastifyRequest): boolean {
   const accept = req.headers.accept ?? '';
@@ -46,6 +61,12 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
     metrics.samlRejected.inc({ reason });
     req.log.info({ reason, detail }, 'SAML response refused');
     audit({ event: 'saml_refused', reason, subject: subject ?? null, client: req.clientAddress, request_id: req.id });
+    // An IdP setting, not a bad document: say what to change (403, like token_too_large).
+    if (reason === 'transient_name_id') {
+      if (!wantsJson(req)) return sendPage(reply, 403, transientNameIdPage(req.id));
+      return reply.code(403).headers(NO_STORE).send(TRANSIENT_JSON);
+    }
+    if (!wantsJson(req)) return sendPage(reply, 401, signInRefusedPage(req.id, signInHref(undefined)));
     return reply.code(401).headers(NO_STORE).send(GENERIC_401);
   };
 
@@ -94,9 +115,21 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
         return refuse(req, reply, 'login_state_mismatch', `no login state for request ${requestId.slice(0, 100)}`, assertion.nameId);
       }
 
+      // The session: at most SESSION_MAX_LIFETIME_SECONDS, never past the IdP's SessionNotOnOrAfter.
+      const startedAt = new Date();
+      const maxEnd = startedAt.getTime() + config.session.maxLifetimeSeconds * 1000;
+      const idpEnd = assertion.sessionNotOnOrAfter?.getTime() ?? Number.POSITIVE_INFINITY;
+      const sessionEnd = new Date(Math.min(maxEnd, idpEnd));
+      if (sessionEnd.getTime() - startedAt.getTime() < 5000) {
+        return refuse(req, reply, 'expired', 'AuthnStatement SessionNotOnOrAfter leaves no session', assertion.nameId);
+      }
+      const sid = randomUUID();
+      // Browsers get a renewal secret; a program's session (JSON delivery) cannot be renewed.
+      const secret = json ? undefined : newSessionSecret();
+
       const groups = filterGroups(config.groupsFilter, assertion.groups);
       const endSigning = metrics.signing.startTimer();
-      const issued: IssuedToken = ctx.issue({ subject: assertion.nameId, email: assertion.email, groups });
+      const issued: IssuedToken = ctx.issue({ subject: assertion.nameId, email: assertion.email, groups, sid, notAfter: sessionEnd });
       endSigning();
       // Never issue a token that a browser or /auth would drop (a sign-in loop): refused before
       // anything is written, so the assertion is not spent and the request id stays outstanding.
@@ -112,7 +145,8 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       }
       const replayUntil = new Date(assertion.notOnOrAfter.getTime() + config.saml.clockSkewSeconds * 1000);
       const expiresIn = Math.round((issued.expiresAt.getTime() - issued.issuedAt.getTime()) / 1000);
-      const sessionCookie = json ? undefined : serializeCookie(config.cookie.name, issued.token, { ...config.cookie, maxAgeSeconds: expiresIn });
+      const tokenCookie = json ? undefined : serializeCookie(config.cookie.name, issued.token, { ...config.cookie, maxAgeSeconds: expiresIn });
+      const renewalCookie = secret === undefined ? undefined : sessionCookie(config, secret.secret, sessionEnd, startedAt);
       const target = returnTo ?? config.defaultReturnUrl;
 
       let refusal: SamlRejectReason | undefined;
@@ -126,7 +160,22 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
             refusal = 'replay';
             return;
           }
+          await insertSession(trx, {
+            sid,
+            secretHash: secret?.hash ?? null,
+            subject: assertion.nameId,
+            email: assertion.email,
+            groups,
+            idpIssuer: assertion.issuer,
+            sessionIndex: assertion.sessionIndex,
+            nameIdFormat: assertion.nameIdFormat ?? null,
+            clientAddress: req.clientAddress,
+            createdAt: startedAt,
+            idleExpiresAt: new Date(startedAt.getTime() + config.session.idleTimeoutSeconds * 1000),
+            expiresAt: sessionEnd,
+          });
           await insertToken(trx, {
+            sid,
             jti: issued.jti,
             subject: assertion.nameId,
             email: assertion.email,
@@ -146,8 +195,10 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       if (refusal) return refuse(req, reply, refusal, `${refusal} for assertion ${assertion.assertionId}`, assertion.nameId);
 
       metrics.issued.inc();
-      audit({ event: 'token_issued', subject: assertion.nameId, jti: issued.jti, client: req.clientAddress, request_id: req.id });
-      if (sessionCookie === undefined) {
+      metrics.sessionsStarted.inc();
+      audit({ event: 'session_started', subject: assertion.nameId, sid, client: req.clientAddress, request_id: req.id });
+      audit({ event: 'token_issued', subject: assertion.nameId, jti: issued.jti, sid, client: req.clientAddress, request_id: req.id });
+      if (tokenCookie === undefined || renewalCookie === undefined) {
         return reply.code(200).headers(NO_STORE).send({
           access_token: issued.token,
           token_type: 'Bearer' as const,
@@ -155,7 +206,8 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
           expires_at: issued.expiresAt.toISOString(),
         });
       }
-      reply.header('set-cookie', sessionCookie).headers(NO_STORE);
+      // Fastify keeps an earlier set-cookie (clearing a login state) and adds these.
+      reply.header('set-cookie', tokenCookie).header('set-cookie', renewalCookie).headers(NO_STORE);
       if (target) return reply.code(303).header('location', target).send();
       return reply.code(200).type('text/html; charset=utf-8').send('<!doctype html><title>Signed in</title><p>Signed in. You can close this page.</p>\n');
     },

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { buildLoginRedirect } from '../saml/login.js';
 import { saveRequestIdBounded } from '../store/saml.js';
@@ -6,6 +6,11 @@ import { allowedReturnUrl } from './return-url.js';
 import { clientNetwork } from './client-network.js';
 import { newLoginState } from './login-state.js';
 import { ErrorBody, NO_STORE, routeRateLimit, type RouteContext } from './context.js';
+import { serializeCookie } from '../../shared/cookies.js';
+import { clearedCookies, presentedSession } from '../sessions/cookie.js';
+import { endedOnTime, renewSession, type Renewal } from '../sessions/renew.js';
+import { page, paragraph } from '../pages/html.js';
+import { sendPage, sessionExpiredPage, signInHref, wantsHtml } from '../pages/pages.js';
 
 /**
  * GET /saml/login?rd=… — SP-initiated login: redirects to the IdP with an AuthnRequest whose id is kept
@@ -18,16 +23,78 @@ import { ErrorBody, NO_STORE, routeRateLimit, type RouteContext } from './contex
  * nothing written: a page's API calls that NGINX redirects here after a 401, or another site's hidden
  * requests, would otherwise each leave a request id (and a state cookie) behind and use up the network's
  * outstanding sign-ins. Clients that send no `Sec-Fetch-Dest` (programs, old browsers) are not affected.
+ *
+ * Silent renewal: a browser presenting its session cookie (sessions/cookie.ts) for a live session gets
+ * a new token cookie and a 303 back to `rd`, without the IdP. A session found idle or past its absolute
+ * end is ended now; a browser then sees the "session expired" page, whose link comes back with
+ * `reauth=1`. Whenever the browser presented a session that can no longer be renewed (idle, expired,
+ * signed out, revoked, unknown), or `reauth=1` is given, the AuthnRequest carries ForceAuthn="true":
+ * the IdP asks for the password again instead of answering from its own session.
  */
-const login: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, audit }) => {
+const login: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
+  const { config, metrics, audit } = ctx;
   const ttl = config.saml.authnRequestTtlSeconds;
+  const signedInPage = page('Signed in', [paragraph('You are signed in. You can close this page.')]);
+
+  /** Renews from the session cookie, if any: a reply when settled here, or whether to force re-authentication. */
+  const tryRenew = async (req: FastifyRequest, reply: FastifyReply, returnTo: string | undefined): Promise<{ done: FastifyReply } | { forceAuthn: boolean }> => {
+    const presented = presentedSession(req.headers.cookie, config);
+    if (presented.kind === 'none') return { forceAuthn: false };
+    if (presented.kind !== 'secret') {
+      // Two session cookies (one tossed by a sibling site) or a garbled one: never renewed; ours is cleared.
+      metrics.sessionRenewals.inc({ result: presented.kind });
+      req.log.info({ reason: presented.kind }, 'session not renewed: unreadable session cookie');
+      reply.header('set-cookie', clearedCookies(config)[1]);
+      return { forceAuthn: false };
+    }
+    let renewal: Renewal;
+    try {
+      renewal = await renewSession(app.db.kysely, presented.hash, {
+        now: new Date(),
+        idleTimeoutSeconds: config.session.idleTimeoutSeconds,
+        clientAddress: req.clientAddress,
+        issue: ctx.issue,
+      });
+    } catch (err) {
+      metrics.sessionRenewals.inc({ result: 'database_unavailable' });
+      req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'session not renewed: database unavailable');
+      return { done: reply.code(503).headers(NO_STORE).send({ error: 'service_unavailable', message: 'service temporarily unavailable' }) };
+    }
+    metrics.sessionRenewals.inc({ result: renewal.result });
+    if (renewal.result === 'renewed') {
+      const { issued, session } = renewal;
+      metrics.issued.inc();
+      audit({ event: 'session_renewed', subject: session.subject, sid: session.sid, jti: issued.jti, client: req.clientAddress, request_id: req.id });
+      const maxAgeSeconds = Math.round((issued.expiresAt.getTime() - issued.issuedAt.getTime()) / 1000);
+      reply.headers(NO_STORE).header('set-cookie', serializeCookie(config.cookie.name, issued.token, { ...config.cookie, maxAgeSeconds }));
+      const target = returnTo ?? config.defaultReturnUrl;
+      if (target) return { done: reply.code(303).header('location', target).send() };
+      return { done: sendPage(reply, 200, signedInPage) };
+    }
+    for (const c of clearedCookies(config)) reply.header('set-cookie', c);
+    if (renewal.result === 'idle' || renewal.result === 'expired') {
+      metrics.sessionsEnded.inc({ reason: renewal.result });
+      audit({ event: 'session_ended', subject: renewal.session.subject, sid: renewal.session.sid, reason: renewal.result, client: req.clientAddress, request_id: req.id });
+    }
+    const onTime = renewal.result === 'idle' || renewal.result === 'expired' ? renewal.result
+      : renewal.result === 'ended' && endedOnTime(renewal.session) ? (renewal.session.end_reason as 'idle' | 'expired') : undefined;
+    if (onTime !== undefined && wantsHtml(req)) {
+      const href = signInHref(returnTo, { reauth: '1' });
+      return { done: sendPage(reply, 200, sessionExpiredPage(onTime, href, Math.round(config.session.idleTimeoutSeconds / 60))) };
+    }
+    return { forceAuthn: true };
+  };
+
   app.get(
     '/saml/login',
     {
       config: { rateLimit: routeRateLimit(config) },
       schema: {
-        querystring: Type.Object({ rd: Type.Optional(Type.String({ maxLength: 2048 })) }, { additionalProperties: false }),
-        response: { 302: Type.Null(), 400: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+        querystring: Type.Object(
+          { rd: Type.Optional(Type.String({ maxLength: 2048 })), reauth: Type.Optional(Type.Literal('1')) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.String(), 302: Type.Null(), 303: Type.Null(), 400: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody },
       },
     },
     async (req, reply) => {
@@ -37,13 +104,15 @@ const login: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, a
         return reply.code(403).headers(NO_STORE)
           .send({ error: 'not_a_navigation', message: 'a sign-in starts from a page the browser navigates to, not from a script, an image or a frame' });
       }
-      const { rd } = req.query as { rd?: string };
+      const { rd, reauth } = req.query as { rd?: string; reauth?: '1' };
       const returnTo = rd === undefined || rd === '' ? undefined : allowedReturnUrl(rd, config.allowedReturnUrls);
       if (rd !== undefined && rd !== '' && returnTo === undefined) {
         metrics.redeemRefused.inc({ reason: 'return_url_not_allowed' });
         return reply.code(400).headers(NO_STORE).send({ error: 'return_url_not_allowed', message: 'rd is not an allowed return URL' });
       }
-      const redirect = await buildLoginRedirect(config.saml, returnTo);
+      const renewed = await tryRenew(req, reply, returnTo);
+      if ('done' in renewed) return renewed.done;
+      const redirect = await buildLoginRedirect(config.saml, returnTo, new Date(), { forceAuthn: renewed.forceAuthn || reauth === '1' });
       const state = newLoginState(redirect.requestId, ttl);
       const network = clientNetwork(req.clientAddress);
       let saved: boolean;

@@ -1,5 +1,5 @@
 import type { Element } from '@xmldom/xmldom';
-import type { SamlSettings } from './config.js';
+import { TRANSIENT_FORMAT, type SamlSettings } from './config.js';
 import { reject } from './reasons.js';
 import { NS, attr, children, instant, onlyChild } from './xml.js';
 import { emailOf, groupsOf, subjectOf, trimXmlSpace } from './identity.js';
@@ -19,6 +19,8 @@ export interface ValidatedAssertion {
   /** The values of the groups attribute (possibly none), unsplit, normalised (identity.ts), each once. */
   groups: string[];
   authnInstant: Date | null;
+  /** The AuthnStatement's SessionNotOnOrAfter: the SP's session must end by then (null: the IdP sets no bound). */
+  sessionNotOnOrAfter: Date | null;
 }
 
 const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
@@ -60,6 +62,11 @@ export function checkAssertion(assertion: Element, cfg: SamlSettings, now: Date)
   const nameIdEl = subject && onlyChild(subject, NS.assertion, 'NameID');
   if (subject === null || nameIdEl === null) return reject('missing_subject', 'no NameID in the Subject');
   const format = attr(nameIdEl, 'Format');
+  // Any other format (persistent, unspecified, emailAddress when another was asked) is accepted: it
+  // is stable between sign-ins; only transient changes every time (docs/single-logout.md).
+  if (format !== null && trimXmlSpace(format) === TRANSIENT_FORMAT && !cfg.allowTransientNameId) {
+    reject('transient_name_id', 'the NameID Format is transient and SAML_ALLOW_TRANSIENT_NAMEID is off');
+  }
   // textContent joins every text node, so a comment inside the NameID cannot truncate it.
   const nameId = subjectOf(nameIdEl.textContent ?? '', format);
   const bearers = children(subject, NS.assertion, 'SubjectConfirmation').filter((c) => attr(c, 'Method') === BEARER);
@@ -75,6 +82,9 @@ export function checkAssertion(assertion: Element, cfg: SamlSettings, now: Date)
   if (confirmationStart !== null && t + skewMs < confirmationStart.getTime()) reject('not_yet_valid', 'SubjectConfirmationData NotBefore');
 
   const authn = children(assertion, NS.assertion, 'AuthnStatement')[0];
+  const sessionEnd = authn ? instant(authn, 'SessionNotOnOrAfter') : null;
+  // The IdP says the session it vouches for is already over: nothing to start a session on.
+  if (sessionEnd !== null && t - skewMs >= sessionEnd.getTime()) reject('expired', 'AuthnStatement SessionNotOnOrAfter');
   return {
     assertionId,
     issuer: cfg.idpIssuer,
@@ -86,6 +96,7 @@ export function checkAssertion(assertion: Element, cfg: SamlSettings, now: Date)
     email: emailOf(attributeValues(assertion, cfg.emailAttribute)[0]),
     groups: groupsOf(attributeValues(assertion, cfg.groupsAttribute)),
     authnInstant: authn ? instant(authn, 'AuthnInstant') : null,
+    sessionNotOnOrAfter: sessionEnd,
   };
 }
 

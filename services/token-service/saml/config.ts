@@ -1,4 +1,4 @@
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 
 export const SIGNATURE_POLICIES = ['either', 'assertion', 'response', 'both'] as const;
 export type SignaturePolicy = (typeof SIGNATURE_POLICIES)[number];
@@ -27,11 +27,23 @@ export interface SamlSettings {
   readonly authnRequestTtlSeconds: number;
   /** Published in the metadata (encryption only when `decryptionKey` is set too). */
   readonly spDecryptionCert?: string;
+  /** SP signing key pair (PEM): signs logout messages (required for SLO) and, optionally, AuthnRequests. */
+  readonly spSigningKey?: string;
   readonly spSigningCert?: string;
+  /** Sign AuthnRequests (HTTP-Redirect query signature); needs `spSigningKey`. */
+  readonly signAuthnRequests: boolean;
+  /** The NameID format asked for in the metadata and the AuthnRequest's NameIDPolicy. */
+  readonly nameIdFormat: string;
+  /** Accept a `transient` NameID (a new subject at every sign-in): off by default. */
+  readonly allowTransientNameId: boolean;
+  /** The IdP's SingleLogoutService (HTTP-Redirect). With `spSigningKey`, SLO is on (see `sloEnabled`). */
+  readonly idpSloUrl?: string;
+  /** Our SingleLogoutService URL, the required Destination of logout messages sent to us. */
+  readonly sloUrl: string;
 }
 
 type Defaulted = 'signaturePolicy' | 'clockSkewSeconds' | 'maxResponseBytes' | 'authnRequestTtlSeconds'
-  | 'allowIdpInitiated' | 'emailAttribute' | 'groupsAttribute';
+  | 'allowIdpInitiated' | 'emailAttribute' | 'groupsAttribute' | 'signAuthnRequests' | 'nameIdFormat' | 'allowTransientNameId' | 'sloUrl';
 export type SamlSettingsInput = Omit<SamlSettings, Defaulted> & Partial<Pick<SamlSettings, Defaulted>>;
 
 export const SAML_DEFAULTS = {
@@ -42,7 +54,19 @@ export const SAML_DEFAULTS = {
   allowIdpInitiated: false,
   emailAttribute: 'email',
   groupsAttribute: 'groups',
-} as const satisfies Pick<SamlSettings, Defaulted>;
+  signAuthnRequests: false,
+  nameIdFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+  allowTransientNameId: false,
+} as const satisfies Omit<Pick<SamlSettings, Defaulted>, 'sloUrl'>;
+
+export const TRANSIENT_FORMAT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient';
+
+/** Our SingleLogoutService by default: the ACS URL's origin + `/saml/slo`. */
+export const defaultSloUrl = (acsUrl: string): string => (URL.canParse(acsUrl) ? new URL('/saml/slo', acsUrl).href : '');
+
+/** SAML Single Logout is on when the IdP's SLO URL and our signing key are both configured. */
+export const sloEnabled = (s: SamlSettings): s is SamlSettings & { idpSloUrl: string; spSigningKey: string; spSigningCert: string } =>
+  s.idpSloUrl !== undefined && s.spSigningKey !== undefined && s.spSigningCert !== undefined;
 
 export class SamlConfigError extends Error {
   readonly code = 'SAML_CONFIG_INVALID';
@@ -54,14 +78,16 @@ export class SamlConfigError extends Error {
 
 /** Applies the defaults and checks every field; throws `SamlConfigError` naming the field. */
 export function samlSettings(input: SamlSettingsInput): SamlSettings {
-  const s: SamlSettings = { ...SAML_DEFAULTS, ...input, idpCerts: [...input.idpCerts] };
+  const s: SamlSettings = { ...SAML_DEFAULTS, sloUrl: defaultSloUrl(input.acsUrl), ...input, idpCerts: [...input.idpCerts] };
   if (s.idpCerts.length === 0) throw new SamlConfigError('idpCerts', 'at least one certificate is required');
   s.idpCerts.forEach((pem) => assertCert('idpCerts', pem));
   for (const field of ['idpIssuer', 'spEntityId', 'emailAttribute', 'groupsAttribute'] as const) {
     if (s[field].trim() === '') throw new SamlConfigError(field, 'must not be empty');
   }
-  for (const field of ['idpSsoUrl', 'acsUrl'] as const) {
-    if (!URL.canParse(s[field]) || !/^https?:$/.test(new URL(s[field]).protocol)) {
+  for (const field of ['idpSsoUrl', 'acsUrl', 'sloUrl', 'idpSloUrl'] as const) {
+    const v = s[field];
+    if (v === undefined) continue;
+    if (!URL.canParse(v) || !/^https?:$/.test(new URL(v).protocol)) {
       throw new SamlConfigError(field, 'must be an absolute http(s) URL');
     }
   }
@@ -82,7 +108,31 @@ export function samlSettings(input: SamlSettingsInput): SamlSettings {
   }
   if (s.spDecryptionCert !== undefined) assertCert('spDecryptionCert', s.spDecryptionCert);
   if (s.spSigningCert !== undefined) assertCert('spSigningCert', s.spSigningCert);
+  checkSigningPair(s);
+  if (s.nameIdFormat.trim() === '' || !/^urn:/.test(s.nameIdFormat)) throw new SamlConfigError('nameIdFormat', 'must be a NameID format URN');
   return Object.freeze(s);
+}
+
+/** The SP signing key and certificate come together, and the certificate is the key's. */
+function checkSigningPair(s: SamlSettings): void {
+  if (s.spSigningKey === undefined) {
+    if (s.idpSloUrl !== undefined) throw new SamlConfigError('idpSloUrl', 'needs the SP signing key and certificate (logout messages are signed)');
+    if (s.spSigningCert !== undefined) throw new SamlConfigError('spSigningKey', 'is required with the SP signing certificate');
+    if (s.signAuthnRequests) throw new SamlConfigError('signAuthnRequests', 'needs the SP signing key');
+    return;
+  }
+  let publicKey: string;
+  try {
+    const key = createPrivateKey(s.spSigningKey);
+    if (key.asymmetricKeyType !== 'rsa') throw new SamlConfigError('spSigningKey', 'must be an RSA private key (what IdPs verify: rsa-sha256)');
+    publicKey = createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString();
+  } catch (err) {
+    if (err instanceof SamlConfigError) throw err;
+    throw new SamlConfigError('spSigningKey', 'is not a PEM private key');
+  }
+  if (s.spSigningCert === undefined) throw new SamlConfigError('spSigningCert', 'is required with the SP signing key (the IdP verifies with it)');
+  const certKey = new X509Certificate(s.spSigningCert).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  if (certKey !== publicKey) throw new SamlConfigError('spSigningCert', 'is not the certificate of the SP signing key');
 }
 
 function assertCert(field: keyof SamlSettings, pem: string): void {

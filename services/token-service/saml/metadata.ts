@@ -1,4 +1,4 @@
-import type { SamlSettings } from './config.js';
+import { sloEnabled, type SamlSettings } from './config.js';
 
 const escapeXml = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
@@ -23,18 +23,32 @@ const ENCRYPTION_METHODS = [
   'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
 ] as const;
 
+const BINDINGS = {
+  redirect: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect',
+  post: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST',
+} as const;
+
 /**
  * SP metadata: entity id, one HTTP-POST AssertionConsumerService at the ACS URL, assertions wanted
- * signed, AuthnRequests unsigned; the encryption certificate only when a decryption key is configured
- * too (an IdP that encrypts to a key we do not hold would lock every user out).
+ * signed, AuthnRequestsSigned as configured; the signing certificate (SAML_SP_SIGNING_CERT) and the
+ * encryption certificate only when a decryption key is configured too (an IdP that encrypts to a key
+ * we do not hold would lock every user out); SingleLogoutService (HTTP-Redirect and HTTP-POST) only
+ * when SLO is configured; the NameID format wanted (SAML_NAMEID_FORMAT). Schema order: KeyDescriptor,
+ * SingleLogoutService, NameIDFormat, AssertionConsumerService.
  */
 export function buildMetadata(cfg: SamlSettings): string {
   const signing = cfg.spSigningCert === undefined ? '' : keyDescriptor('signing', cfg.spSigningCert);
   const encryption = cfg.spDecryptionCert === undefined || cfg.decryptionKey === undefined
     ? '' : keyDescriptor('encryption', cfg.spDecryptionCert, ENCRYPTION_METHODS);
+  const slo = sloEnabled(cfg)
+    ? (['redirect', 'post'] as const).map((b) => `
+    <md:SingleLogoutService Binding="${BINDINGS[b]}" Location="${escapeXml(cfg.sloUrl)}"/>`).join('')
+    : '';
+  const nameIdFormat = `
+    <md:NameIDFormat>${escapeXml(cfg.nameIdFormat)}</md:NameIDFormat>`;
   return `<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="${escapeXml(cfg.spEntityId)}">
-  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">${signing}${encryption}
+  <md:SPSSODescriptor AuthnRequestsSigned="${cfg.signAuthnRequests}" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">${signing}${encryption}${slo}${nameIdFormat}
     <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${escapeXml(cfg.acsUrl)}" index="0" isDefault="true"/>
   </md:SPSSODescriptor>
 </md:EntityDescriptor>

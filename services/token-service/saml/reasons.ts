@@ -37,6 +37,12 @@ export const SAML_REJECT_REASONS = [
   'too_old',
   /** No NameID in the assertion's Subject, or one that is empty once XML whitespace is trimmed. */
   'missing_subject',
+  /**
+   * The NameID's Format is `transient` (a new subject at every sign-in: rules on subjects and
+   * `revoke --subject` would silently miss) while SAML_ALLOW_TRANSIENT_NAMEID is off. Answered 403
+   * with a page saying what to change at the IdP.
+   */
+  'transient_name_id',
   /** A NameID holding a control or format character, or a separator other than a space (emailAddress: any space). */
   'invalid_name_id',
   /** The email attribute holds a space or an invisible character, or a group value a control character. */

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../../shared/db/schema.js';
+import { sweepSessions } from './sessions.js';
 
 type Conn = Kysely<Database> | Transaction<Database>;
 
@@ -13,6 +14,8 @@ export interface TokenRow {
   clientAddress: string | null;
   issuedAt: Date;
   expiresAt: Date;
+  /** The session the token belongs to (absent: none). */
+  sid?: string | null;
 }
 
 export async function insertToken(db: Conn, row: TokenRow): Promise<void> {
@@ -28,6 +31,7 @@ export async function insertToken(db: Conn, row: TokenRow): Promise<void> {
       client_address: row.clientAddress,
       issued_at: row.issuedAt,
       expires_at: row.expiresAt,
+      sid: row.sid ?? null,
     })
     .execute();
 }
@@ -76,18 +80,23 @@ export async function liveSubjectsLike(db: Conn, subject: string): Promise<{ sub
   return rows.map((r) => ({ subject: r.subject, tokens: Number(r.n) })).sort((a, b) => (a.subject < b.subject ? -1 : 1));
 }
 
-/** Deletes rows past their use: tokens and assertion ids past expiry (plus grace), spent request ids. */
-export async function sweepExpired(db: Kysely<Database>, graceSeconds: number): Promise<{ tokens: number; assertions: number; requests: number }> {
+/**
+ * Deletes rows past their use: tokens and assertion ids past expiry (plus grace), spent request ids,
+ * sessions past their absolute expiry (plus grace).
+ */
+export async function sweepExpired(db: Kysely<Database>, graceSeconds: number): Promise<{ tokens: number; assertions: number; requests: number; sessions: number }> {
   const cutoff = new Date(Date.now() - graceSeconds * 1000);
   const now = new Date();
-  const [tokens, assertions, requests] = await Promise.all([
+  const [tokens, assertions, requests, sessions] = await Promise.all([
     db.deleteFrom('issued_tokens').where('expires_at', '<', cutoff).executeTakeFirst(),
     db.deleteFrom('saml_assertions').where('expires_at', '<', now).executeTakeFirst(),
     db.deleteFrom('saml_requests').where('expires_at', '<', now).executeTakeFirst(),
+    sweepSessions(db, graceSeconds),
   ]);
   return {
     tokens: Number(tokens.numDeletedRows),
     assertions: Number(assertions.numDeletedRows),
     requests: Number(requests.numDeletedRows),
+    sessions,
   };
 }

@@ -6,6 +6,10 @@ export interface Identity {
   subject: string;
   email: string | null;
   groups: string[];
+  /** The session the token belongs to (claim `sid`). */
+  sid?: string;
+  /** The token expires no later than this (the session's end); at most the configured lifetime. */
+  notAfter?: Date;
 }
 
 export interface IssuedToken {
@@ -31,7 +35,8 @@ export function createIssuer(opts: IssuerOptions): (identity: Identity, now?: Da
   });
   return (identity, now = new Date()) => {
     const iat = Math.floor(now.getTime() / 1000);
-    const exp = iat + opts.ttlSeconds;
+    const cap = identity.notAfter === undefined ? Number.POSITIVE_INFINITY : Math.floor(identity.notAfter.getTime() / 1000);
+    const exp = Math.min(iat + opts.ttlSeconds, cap);
     const jti = randomUUID();
     const token = sign({
       iss: opts.issuer,
@@ -43,6 +48,7 @@ export function createIssuer(opts: IssuerOptions): (identity: Identity, now?: Da
       exp,
       email: identity.email,
       groups: identity.groups,
+      ...(identity.sid === undefined ? {} : { sid: identity.sid }),
     });
     return { token, jti, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) };
   };

@@ -139,6 +139,7 @@ const refusals: Row[] = [
   { name: 'NameID with a zero-width space', doc: { nameId: 'ali\u200bce@example.com' }, reason: 'invalid_name_id' },
   { name: 'NameID ending in a no-break space', doc: { nameId: 'alice@example.com\u00a0' }, reason: 'invalid_name_id' },
   { name: 'NameID with a right-to-left override', doc: { nameId: '\u202emoc.elpmaxe@nimda' }, reason: 'invalid_name_id' },
+  { name: 'transient NameID (SAML_ALLOW_TRANSIENT_NAMEID off)', doc: { nameId: '_25e6b0c4', nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient' }, reason: 'transient_name_id' },
   { name: 'NameID with a C1 control character', doc: { nameId: 'alice\u0085@example.com' }, reason: 'invalid_name_id' },
   { name: 'emailAddress NameID with a space inside', doc: { nameId: 'alice smith@example.com' }, reason: 'invalid_name_id' },
   { name: 'email attribute with a space inside', doc: { email: 'alice @example.com' }, reason: 'invalid_attribute_value' },
@@ -257,7 +258,17 @@ t.test('returns exactly the values of the verified assertion', async (t) => {
     email: 'alice@example.com',
     groups: ['developers', 'admins'],
     authnInstant: NOW,
+    sessionNotOnOrAfter: null,
   });
+});
+
+t.test('the AuthnStatement SessionNotOnOrAfter bounds the session, and one already past refuses the response', async (t) => {
+  const later = await signedDoc(keys, { sessionNotOnOrAfter: minutes(60) });
+  t.same((await validateSamlResponse(later, settings(keys), NOW)).sessionNotOnOrAfter, minutes(60));
+  const past = await signedDoc(keys, { sessionNotOnOrAfter: minutes(-2) });
+  t.equal(await outcome(past, settings(keys)), 'expired');
+  const withinSkew = await signedDoc(keys, { sessionNotOnOrAfter: new Date(NOW.getTime() - 30_000) });
+  t.equal(await outcome(withinSkew, settings(keys)), 'accepted', 'within the clock skew it is not yet past');
 });
 
 t.test('settings are checked at start-up, naming the field', async (t) => {

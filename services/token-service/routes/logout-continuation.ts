@@ -1,0 +1,42 @@
+import type { FastifyRequest } from 'fastify';
+import type { SessionRow } from '../store/sessions.js';
+import type { RouteContext } from './context.js';
+import { continueWithSingleLogout } from './single-logout.js';
+
+/**
+ * Where a browser's sign-out continues once the local session has ended and its cookies are cleared:
+ * the URL to send the browser to (303), or undefined when the sign-out ends here (the signed-out page,
+ * or the allowed `rd`).
+ *
+ * With SAML Single Logout configured (SAML_IDP_SLO_URL and the SP signing key): a signed LogoutRequest
+ * (HTTP-Redirect) to the IdP for the session just ended — its NameID, NameID format and SessionIndex —
+ * whose id is kept in Postgres with the allowed return URL; the IdP's LogoutResponse at /saml/slo
+ * completes it (routes/slo.ts) and lands on that URL or the signed-out page. A sign-out that ended no
+ * session of our IdP (a token from before sessions) ends here. Postgres failing to keep the request
+ * id: the local sign-out stands and ends here (logged), rather than sending a request no replica could
+ * complete.
+ */
+export async function continueSignOutAtIdp(
+  ctx: RouteContext,
+  req: FastifyRequest,
+  ended: readonly SessionRow[],
+  returnTo: string | undefined,
+): Promise<string | undefined> {
+  const session = ended.find((s) => s.idp_issuer === ctx.config.saml.idpIssuer);
+  if (session === undefined) return undefined;
+  try {
+    const url = await continueWithSingleLogout(
+      req.server.db.kysely,
+      ctx.config.saml,
+      { nameId: session.subject, nameIdFormat: session.name_id_format, sessionIndex: session.session_index },
+      returnTo ?? null,
+      ctx.metrics,
+    );
+    if (url !== undefined) ctx.audit({ event: 'slo_out', direction: 'sp_initiated', result: 'started', subject: session.subject, client: req.clientAddress, request_id: req.id });
+    return url;
+  } catch (err) {
+    ctx.metrics.slo.inc({ direction: 'sp_initiated', result: 'unavailable' });
+    req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'single logout not started: database unavailable');
+    return undefined;
+  }
+}
