@@ -17,9 +17,7 @@ const annotations = (text: string): Record<string, string> =>
 
 const DOCS: Array<{ file: string; todo?: string }> = [
   { file: 'docs/e2e.md' },
-  // The README's `location /` block predates `error_page 403 /saml/forbidden;` (branch sessions); the
-  // README is updated at the merge from that branch's "For the README" notes. Remove this todo then.
-  { file: 'README.md', todo: 'README nginx block: add the error_page 403 line (sessions branch, For the README)' },
+  { file: 'README.md' },
 ];
 
 t.test('doc snippets are the tested configurations', async (t) => {
