@@ -2,6 +2,7 @@ import t from 'tap';
 import { decodeJwt } from 'jose';
 import { withDb } from '../helpers/db.js';
 import { buildTokenService, postAcs, RETURN_BASE, type TokenFixture } from '../helpers/token-service.js';
+import { mintLive } from '../helpers/tokens.js';
 
 type Db = Awaited<ReturnType<typeof withDb>>;
 type Res = { statusCode: number; headers: Record<string, unknown>; body: string };
@@ -120,6 +121,13 @@ t.test('userinfo: the identity and session ends of a live token; 401 for none, a
   const other = await signIn(svc, 'bob@example.com');
   await db.pool.query(`update issued_tokens set revoked_at = now(), revoked_reason = 'x' where sid = $1`, [other.sid]);
   t.equal((await svc.app.inject({ url: '/userinfo', headers: { cookie: other.both } })).statusCode, 401, 'a revoked token');
+
+  const legacy = await mintLive(db.kysely, svc.jwtKey, { subject: 'carol@example.com', email: 'carol@example.com' });
+  const old = await svc.app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${legacy.token}` } });
+  t.equal(old.statusCode, 200, 'a token from before sessions');
+  t.match(old.json(), { sub: 'carol@example.com', sid: null, session_expires_at: null, session_idle_expires_at: null });
+  const oddSid = await mintLive(db.kysely, svc.jwtKey, { extra: { sid: 42 } });
+  t.equal((await svc.app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${oddSid.token}` } })).statusCode, 401, 'a sid claim that is not a string: refused as malformed');
 });
 
 t.test('pages by Accept: the forbidden page says who is signed in and offers a sign-out button, programs get JSON', async (t) => {
