@@ -167,3 +167,37 @@ t.test('pages by Accept: a refused sign-in is a page with a reference for a brow
   t.equal(json.statusCode, 401);
   t.same(json.json(), { error: 'invalid_saml_response', message: 'the SAML response was not accepted' });
 });
+
+t.test('pages by Accept: a sign-in that cannot start is a page for a browser, JSON for a program', async (t) => {
+  const db = await withDb(t);
+  const svc = await buildTokenService(t, { databaseUrl: db.url, env: { SAML_MAX_PENDING_LOGINS: '1', RATE_LIMIT_MAX: '1000' } });
+  const rows: { name: string; url: string; remote: string; status: number; page: RegExp; json: Record<string, string> }[] = [
+    {
+      name: 'a return URL that is not allowed',
+      url: `/saml/login?rd=${encodeURIComponent('https://evil.example/')}`,
+      remote: '198.51.100.1',
+      status: 400,
+      page: /return to an address this sign-in does not serve/,
+      json: { error: 'return_url_not_allowed', message: 'rd is not an allowed return URL' },
+    },
+    {
+      name: 'too many sign-ins from one network',
+      url: '/saml/login',
+      remote: '198.51.100.2',
+      status: 429,
+      page: /Too many sign-ins were started from your network/,
+      json: { error: 'too_many_pending_logins', message: 'too many sign-ins started from this network; try again in a few minutes' },
+    },
+  ];
+  t.equal((await svc.app.inject({ url: '/saml/login', remoteAddress: '198.51.100.2' })).statusCode, 302, 'the network\'s one pending sign-in');
+  for (const row of rows) {
+    const page = await svc.app.inject({ url: row.url, remoteAddress: row.remote, headers: { accept: HTML } });
+    t.equal(page.statusCode, row.status, `${row.name}: ${row.status}`);
+    t.equal(page.headers['content-type'], 'text/html; charset=utf-8', `${row.name}: a page`);
+    t.match(page.body, /<h1>Sign-in not started<\/h1>/);
+    t.match(page.body, row.page);
+    const json = await svc.app.inject({ url: row.url, remoteAddress: row.remote, headers: { accept: 'application/json' } });
+    t.equal(json.statusCode, row.status);
+    t.same(json.json(), row.json, `${row.name}: JSON for a program`);
+  }
+});
