@@ -231,9 +231,12 @@ t.test('Postgres down at renewal: 503 and no token cookie; back up: the session 
   await pg.stop();
   const down = await renew(svc, `__Host-saml_authz_session=${s.secret}`);
   t.equal(down.statusCode, 503);
-  t.same(down.json(), { error: 'service_unavailable', message: 'service temporarily unavailable' });
+  t.match(down.body, /The sign-in service is temporarily unavailable/, 'a page for the browser');
   t.equal(cookieValue(down, '__Host-saml_authz'), undefined, 'no token');
-  t.equal(await metric(svc, 'session_renewals_total', 'database_unavailable'), 1);
+  const program = await renew(svc, `__Host-saml_authz_session=${s.secret}`, { accept: 'application/json' });
+  t.equal(program.statusCode, 503);
+  t.same(program.json(), { error: 'service_unavailable', message: 'service temporarily unavailable' });
+  t.equal(await metric(svc, 'session_renewals_total', 'database_unavailable'), 2);
   await pg.start();
   const up = await renew(svc, `__Host-saml_authz_session=${s.secret}`);
   t.equal(up.statusCode, 303, 'renews once Postgres is back');
