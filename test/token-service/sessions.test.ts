@@ -4,6 +4,7 @@ import { decodeJwt } from 'jose';
 import { withDb } from '../helpers/db.js';
 import { buildTokenService, postAcs, RETURN_BASE, type TokenFixture } from '../helpers/token-service.js';
 import { endSession } from '../../services/token-service/store/sessions.js';
+import { ownPostgres } from '../helpers/own-postgres.js';
 
 type Db = Awaited<ReturnType<typeof withDb>>;
 type Res = { statusCode: number; headers: Record<string, unknown>; body: string };
@@ -221,4 +222,22 @@ t.test('a session cookie that cannot be read one way only, or is unknown, renews
     t.equal(await metric(svc, 'session_renewals_total', row.result), 1, `${row.name}: counted as ${row.result}`);
   }
   t.same(await liveJtis(db, s.sid), [s.jti], 'the real session is untouched');
+});
+
+t.test('Postgres down at renewal: 503 and no token cookie; back up: the session renews', async (t) => {
+  const pg = await ownPostgres(t);
+  const svc = await buildTokenService(t, { databaseUrl: pg.url });
+  const s = await signIn(svc);
+  await pg.stop();
+  const down = await renew(svc, `__Host-saml_authz_session=${s.secret}`);
+  t.equal(down.statusCode, 503);
+  t.match(down.body, /The sign-in service is temporarily unavailable/, 'a page for the browser');
+  t.equal(cookieValue(down, '__Host-saml_authz'), undefined, 'no token');
+  const program = await renew(svc, `__Host-saml_authz_session=${s.secret}`, { accept: 'application/json' });
+  t.equal(program.statusCode, 503);
+  t.same(program.json(), { error: 'service_unavailable', message: 'service temporarily unavailable' });
+  t.equal(await metric(svc, 'session_renewals_total', 'database_unavailable'), 2);
+  await pg.start();
+  const up = await renew(svc, `__Host-saml_authz_session=${s.secret}`);
+  t.equal(up.statusCode, 303, 'renews once Postgres is back');
 });

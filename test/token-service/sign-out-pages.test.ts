@@ -2,6 +2,7 @@ import t from 'tap';
 import { decodeJwt } from 'jose';
 import { withDb } from '../helpers/db.js';
 import { buildTokenService, postAcs, RETURN_BASE, type TokenFixture } from '../helpers/token-service.js';
+import { mintLive } from '../helpers/tokens.js';
 
 type Db = Awaited<ReturnType<typeof withDb>>;
 type Res = { statusCode: number; headers: Record<string, unknown>; body: string };
@@ -120,6 +121,13 @@ t.test('userinfo: the identity and session ends of a live token; 401 for none, a
   const other = await signIn(svc, 'bob@example.com');
   await db.pool.query(`update issued_tokens set revoked_at = now(), revoked_reason = 'x' where sid = $1`, [other.sid]);
   t.equal((await svc.app.inject({ url: '/userinfo', headers: { cookie: other.both } })).statusCode, 401, 'a revoked token');
+
+  const legacy = await mintLive(db.kysely, svc.jwtKey, { subject: 'carol@example.com', email: 'carol@example.com' });
+  const old = await svc.app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${legacy.token}` } });
+  t.equal(old.statusCode, 200, 'a token from before sessions');
+  t.match(old.json(), { sub: 'carol@example.com', sid: null, session_expires_at: null, session_idle_expires_at: null });
+  const oddSid = await mintLive(db.kysely, svc.jwtKey, { extra: { sid: 42 } });
+  t.equal((await svc.app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${oddSid.token}` } })).statusCode, 401, 'a sid claim that is not a string: refused as malformed');
 });
 
 t.test('pages by Accept: the forbidden page says who is signed in and offers a sign-out button, programs get JSON', async (t) => {
@@ -158,4 +166,38 @@ t.test('pages by Accept: a refused sign-in is a page with a reference for a brow
   const json = await postAcs(svc.app, samlResponse, { accept: 'application/json' });
   t.equal(json.statusCode, 401);
   t.same(json.json(), { error: 'invalid_saml_response', message: 'the SAML response was not accepted' });
+});
+
+t.test('pages by Accept: a sign-in that cannot start is a page for a browser, JSON for a program', async (t) => {
+  const db = await withDb(t);
+  const svc = await buildTokenService(t, { databaseUrl: db.url, env: { SAML_MAX_PENDING_LOGINS: '1', RATE_LIMIT_MAX: '1000' } });
+  const rows: { name: string; url: string; remote: string; status: number; page: RegExp; json: Record<string, string> }[] = [
+    {
+      name: 'a return URL that is not allowed',
+      url: `/saml/login?rd=${encodeURIComponent('https://evil.example/')}`,
+      remote: '198.51.100.1',
+      status: 400,
+      page: /return to an address this sign-in does not serve/,
+      json: { error: 'return_url_not_allowed', message: 'rd is not an allowed return URL' },
+    },
+    {
+      name: 'too many sign-ins from one network',
+      url: '/saml/login',
+      remote: '198.51.100.2',
+      status: 429,
+      page: /Too many sign-ins were started from your network/,
+      json: { error: 'too_many_pending_logins', message: 'too many sign-ins started from this network; try again in a few minutes' },
+    },
+  ];
+  t.equal((await svc.app.inject({ url: '/saml/login', remoteAddress: '198.51.100.2' })).statusCode, 302, 'the network\'s one pending sign-in');
+  for (const row of rows) {
+    const page = await svc.app.inject({ url: row.url, remoteAddress: row.remote, headers: { accept: HTML } });
+    t.equal(page.statusCode, row.status, `${row.name}: ${row.status}`);
+    t.equal(page.headers['content-type'], 'text/html; charset=utf-8', `${row.name}: a page`);
+    t.match(page.body, /<h1>Sign-in not started<\/h1>/);
+    t.match(page.body, row.page);
+    const json = await svc.app.inject({ url: row.url, remoteAddress: row.remote, headers: { accept: 'application/json' } });
+    t.equal(json.statusCode, row.status);
+    t.same(json.json(), row.json, `${row.name}: JSON for a program`);
+  }
 });

@@ -63,6 +63,16 @@ export function forbiddenPage(who: SignedInAs | null, requestId: string, signInH
   ]);
 }
 
+/** A sign-in that could not start (a return address not allowed, too many sign-ins at once, an outage). */
+export function signInNotStartedPage(why: 'return_url_not_allowed' | 'too_many_pending_logins' | 'service_unavailable', requestId: string): string {
+  const text = {
+    return_url_not_allowed: 'The link you followed asks to return to an address this sign-in does not serve. Go back to the application and sign in from there.',
+    too_many_pending_logins: 'Too many sign-ins were started from your network at once. Wait a few minutes, then try again.',
+    service_unavailable: 'The sign-in service is temporarily unavailable. Try again in a minute.',
+  }[why];
+  return page('Sign-in not started', [paragraph(text), support(requestId)]);
+}
+
 /** GET /logout: signing out changes something, so it takes a POST from this form (never a link alone). */
 export function confirmSignOutPage(rd: string | undefined): string {
   return page('Sign out?', [paragraph('Do you want to sign out of this site?'), postButton('/logout', 'Sign out', rd === undefined ? {} : { rd })]);

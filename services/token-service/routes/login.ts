@@ -10,7 +10,7 @@ import { serializeCookie } from '../../shared/cookies.js';
 import { clearedCookies, presentedSession } from '../sessions/cookie.js';
 import { endedOnTime, renewSession, type Renewal } from '../sessions/renew.js';
 import { page, paragraph } from '../pages/html.js';
-import { sendPage, sessionExpiredPage, signInHref, wantsHtml } from '../pages/pages.js';
+import { sendPage, sessionExpiredPage, signInHref, signInNotStartedPage, wantsHtml } from '../pages/pages.js';
 
 /**
  * GET /saml/login?rd=… — SP-initiated login: redirects to the IdP with an AuthnRequest whose id is kept
@@ -58,6 +58,7 @@ const login: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
     } catch (err) {
       metrics.sessionRenewals.inc({ result: 'database_unavailable' });
       req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'session not renewed: database unavailable');
+      if (wantsHtml(req)) return { done: sendPage(reply, 503, signInNotStartedPage('service_unavailable', req.id)) };
       return { done: reply.code(503).headers(NO_STORE).send({ error: 'service_unavailable', message: 'service temporarily unavailable' }) };
     }
     metrics.sessionRenewals.inc({ result: renewal.result });
@@ -108,6 +109,7 @@ const login: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       const returnTo = rd === undefined || rd === '' ? undefined : allowedReturnUrl(rd, config.allowedReturnUrls);
       if (rd !== undefined && rd !== '' && returnTo === undefined) {
         metrics.redeemRefused.inc({ reason: 'return_url_not_allowed' });
+        if (wantsHtml(req)) return sendPage(reply, 400, signInNotStartedPage('return_url_not_allowed', req.id));
         return reply.code(400).headers(NO_STORE).send({ error: 'return_url_not_allowed', message: 'rd is not an allowed return URL' });
       }
       const renewed = await tryRenew(req, reply, returnTo);
@@ -125,11 +127,13 @@ const login: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
         });
       } catch (err) {
         req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'login not started: database unavailable');
+        if (wantsHtml(req)) return sendPage(reply, 503, signInNotStartedPage('service_unavailable', req.id));
         return reply.code(503).headers(NO_STORE).send({ error: 'service_unavailable', message: 'service temporarily unavailable' });
       }
       if (!saved) {
         metrics.redeemRefused.inc({ reason: 'too_many_pending_logins' });
         audit({ event: 'redeem_refused', reason: 'too_many_pending_logins', client: req.clientAddress, request_id: req.id });
+        if (wantsHtml(req)) return sendPage(reply.header('retry-after', String(ttl)), 429, signInNotStartedPage('too_many_pending_logins', req.id));
         return reply.code(429).headers(NO_STORE).header('retry-after', String(ttl))
           .send({ error: 'too_many_pending_logins', message: 'too many sign-ins started from this network; try again in a few minutes' });
       }
