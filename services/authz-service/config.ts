@@ -1,8 +1,8 @@
 import { BlockList } from 'node:net';
 import { EnvReader, type Env } from '../shared/env.js';
 import { readCommonConfig, type CommonConfig } from '../shared/config.js';
-import { parseCidr, parseCidrList } from '../shared/client-ip.js';
 import { DEFAULT_COOKIE_NAME } from '../shared/cookies.js';
+import { readTrustedProxies } from '../shared/trusted-proxies.js';
 import { loadVerificationKeys, type VerificationKey } from '../shared/jwt-keys.js';
 import { FRONT_ENDS, type FrontEnd } from './request/front-end.js';
 import type { Relaxations } from './request/path.js';
@@ -18,8 +18,7 @@ export const PATH_RELAXATION_NAMES: Record<string, Partial<Relaxations>> = {
   'no-merge-slashes': { mergeSlashes: false },
 };
 
-/** TRUSTED_PROXIES entries with a shorter prefix are refused unless TRUSTED_PROXIES_ALLOW_WIDE=true. */
-export const MIN_TRUSTED_PREFIX = 8;
+export { MIN_TRUSTED_PREFIX } from '../shared/trusted-proxies.js';
 
 /** https, or http to a loopback address (a sidecar, a test). */
 function secureOrLoopback(url: string): boolean {
@@ -95,22 +94,7 @@ export function loadAuthzServiceConfig(env: Env): AuthzServiceConfig {
     r.fail('JWT_PUBLIC_KEYS', 'required: JWT_PUBLIC_KEYS (or JWT_PUBLIC_KEYS_FILE) or JWKS_URL');
   }
 
-  let trustedProxies = new BlockList();
-  const proxyList = r.list('TRUSTED_PROXIES');
-  try {
-    trustedProxies = parseCidrList(proxyList);
-  } catch (err) {
-    r.fail('TRUSTED_PROXIES', (err as Error).message);
-  }
-  // A range this wide trusts forwarded headers from (almost) anyone: every client picks its address.
-  const wide = proxyList.filter((entry) => {
-    const c = parseCidr(entry.trim());
-    return typeof c !== 'string' && c.prefix < MIN_TRUSTED_PREFIX;
-  });
-  const allowWide = r.bool('TRUSTED_PROXIES_ALLOW_WIDE', false);
-  if (wide.length > 0 && !allowWide) {
-    r.fail('TRUSTED_PROXIES', `${wide.join(', ')} is wider than /${MIN_TRUSTED_PREFIX}: forwarded client addresses would be believed from almost any peer, so every client could choose its own address. List the proxies' own addresses (or set TRUSTED_PROXIES_ALLOW_WIDE=true)`);
-  }
+  const { trustedProxies, trustedProxiesWide: wide } = readTrustedProxies(r);
   const frontEnd = r.oneOf('FRONT_END', FRONT_ENDS, 'nginx');
   const refusalHeaders = { reason: false, rule: false };
   const defaultRefusal = frontEnd === 'nginx' || frontEnd === 'ingress-nginx' ? ['reason', 'rule'] : ['reason'];

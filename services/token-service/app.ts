@@ -26,6 +26,9 @@ export async function buildApp(config: TokenServiceConfig, opts: BuildOptions = 
     ...(opts.logStream ? { logStream: opts.logStream } : {}),
     bodyLimit: Math.ceil(config.saml.maxResponseBytes * 1.5) + 4096,
   });
+  if (config.trustedProxiesWide.length > 0) {
+    app.log.warn({ trusted_proxies: config.trustedProxiesWide }, 'TRUSTED_PROXIES holds a range wider than /8 (TRUSTED_PROXIES_ALLOW_WIDE=true): a client inside it chooses its own address for ALLOWED_CIDRS and the rate limit');
+  }
   const signer = config.jwt.keys[0];
   if (!signer) throw new Error('no JWT signing key');
   const ctx: RouteContext = {

@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { readTrustedProxies } from '../shared/trusted-proxies.js';
 import { EnvReader, type Env } from '../shared/env.js';
 import { readCommonConfig, type CommonConfig } from '../shared/config.js';
 import { JWT_ALGORITHMS, loadSigningKeys, splitPem, type JwtAlgorithm, type SigningKey } from '../shared/jwt-keys.js';
@@ -14,6 +15,8 @@ export interface TokenServiceConfig extends CommonConfig {
   /** Who may redeem at /saml/acs; undefined = any address (documented: set it in production). */
   allowedCidrs?: BlockList;
   trustedProxies: BlockList;
+  /** TRUSTED_PROXIES_ALLOW_WIDE: a range wider than /8 was accepted on purpose (logged at start) */
+  trustedProxiesWide: string[];
   /** Per client network (IPv4 address, IPv6 /64); `storeSize` networks remembered per route (LRU). */
   rateLimit: { max: number; windowSeconds: number; storeSize: number };
   /** Unused, unexpired SP-initiated request ids one client network may hold (/saml/login refuses past it). */
@@ -138,7 +141,7 @@ export function loadTokenServiceConfig(env: Env): TokenServiceConfig {
   };
   const allowedList = r.list('ALLOWED_CIDRS');
   const allowedCidrs = allowedList.length > 0 ? cidrs('ALLOWED_CIDRS') : undefined;
-  const trustedProxies = cidrs('TRUSTED_PROXIES');
+  const { trustedProxies, trustedProxiesWide } = readTrustedProxies(r);
 
   const allowedReturnUrls: URL[] = [];
   for (const entry of r.list('ALLOWED_RETURN_URLS')) {
@@ -163,6 +166,7 @@ export function loadTokenServiceConfig(env: Env): TokenServiceConfig {
     jwt,
     ...(allowedCidrs ? { allowedCidrs } : {}),
     trustedProxies,
+    trustedProxiesWide,
     rateLimit: {
       max: r.int('RATE_LIMIT_MAX', { default: 100, min: 1, max: 1_000_000 }),
       windowSeconds: r.int('RATE_LIMIT_WINDOW_SECONDS', { default: 60, min: 1, max: 86400 }),
