@@ -6,6 +6,7 @@ import { ciValues, kinds, lint, one, render, renderNotes, template, type K8sObje
 import { structuralProblems } from './k8s-check.js';
 import { makeSecretFiles } from './fixtures.js';
 import { container, expectHardenedPod, podSpec } from './pod-asserts.js';
+import { expectListenDatabaseUrl } from './listen-database-url.js';
 
 const CHART = 'authz-service';
 const FULL = 'rel-authz-service';
@@ -173,24 +174,7 @@ t.test('NetworkPolicy: /auth from the ingress controller only, metrics from moni
 });
 
 t.test('secrets.listenDatabaseUrl: LISTEN_DATABASE_URL_FILE from the chart Secret or an existing one; a URL that is not postgres:// fails the render', async (t) => {
-  type Secretish = { name: string; items: Array<{ key: string; path: string }> };
-  type Pod = { volumes: Array<{ name: string; projected?: { sources: Array<{ secret: { name: string; items: Array<{ key: string; path: string }> } }> } }> };
-  const sources = (objects: K8sObject[]) => (podSpec(one(objects, 'Deployment')) as unknown as Pod).volumes.find((v) => v.name === 'secrets')!.projected!.sources.map((s: { secret: Secretish }) => s.secret);
-  const withListen = { ...fromValues, setFile: { ...fromValues.setFile, 'secrets.listenDatabaseUrl.value': secrets.databaseUrl } };
-  const objects = render(CHART, withListen);
-  const env = container(podSpec(one(objects, 'Deployment')), 'authz-service').env ?? [];
-  t.same(env.find((e) => e.name === 'LISTEN_DATABASE_URL_FILE'), { name: 'LISTEN_DATABASE_URL_FILE', value: '/var/run/secrets/saml-authz/listen-database-url' });
-  const secret = one(objects, 'Secret', FULL) as K8sObject & { data: Record<string, string> };
-  t.equal(Buffer.from(secret.data['listen-database-url']!, 'base64').toString(), readFileSync(secrets.databaseUrl, 'utf8'), 'kept in the chart Secret');
-  t.same(sources(objects).find((s) => s.items[0]!.path === 'listen-database-url'), { name: FULL, items: [{ key: 'listen-database-url', path: 'listen-database-url' }] });
-  t.notOk(container(podSpec(one(render(CHART, fromValues), 'Deployment')), 'authz-service').env?.some((e) => e.name === 'LISTEN_DATABASE_URL_FILE'), 'absent unless given');
-  t.same(sources(render(CHART, allFlags)).find((s) => s.items[0]!.path === 'listen-database-url'), { name: 'saml-authz-database', items: [{ key: 'direct-url', path: 'listen-database-url' }] }, 'from an existing Secret and key');
-  const bad = template(CHART, { ...fromValues, set: { ...fromValues.set, 'secrets.listenDatabaseUrl.value': 'mysql://db.example.internal/x' } });
-  t.not(bad.status, 0);
-  t.match(bad.stderr, 'secrets.listenDatabaseUrl.value must be a postgres:// or postgresql:// URL');
-  const both = template(CHART, { ...withListen, set: { ...fromValues.set, 'secrets.listenDatabaseUrl.existingSecret': 'x' } });
-  t.not(both.status, 0);
-  t.match(both.stderr, 'secrets.listenDatabaseUrl: set either secrets.listenDatabaseUrl.value or secrets.listenDatabaseUrl.existingSecret, not both');
+  expectListenDatabaseUrl(t, { chart: CHART, full: FULL, containerName: 'authz-service', fromValues, allFlags, databaseUrlFile: secrets.databaseUrl });
 
   // The degraded mode's settings and the egress to the direct Postgres (DATABASE_URL being a pooler on 6432).
   const cm = (o: Parameters<typeof render>[1]) => (one(render(CHART, o), 'ConfigMap', FULL) as K8sObject & { data: Record<string, string> }).data;
