@@ -61,8 +61,12 @@ t.test('Postgres stopped and restarted under traffic: authz fails closed within 
 
   // Two authz replicas: a short cache lifetime (the bounded-lifetime checks) and a long one (only the
   // listener's resync can stop a revoked token there).
-  const short = await buildAuthz(t, { databaseUrl: db.url, keys: [key], policy: TINY_POLICY, env: { CACHE_TTL_SECONDS: String(SHORT_TTL_MS / 1000), ACCESS_LOG: 'false' } });
-  const long = await buildAuthz(t, { databaseUrl: db.url, keys: [key], policy: TINY_POLICY, env: { CACHE_TTL_SECONDS: '300', ACCESS_LOG: 'false' } });
+  // The outage is what this test is about: the listener's probe may be slow on a loaded machine without
+  // being deaf (a false alarm empties the cache on recovery, and the safety net then has nothing to
+  // serve), so probes get a generous deadline here. A dropped connection is still noticed at once.
+  const probe = { LISTENER_PROBE_TIMEOUT_MS: '5000' };
+  const short = await buildAuthz(t, { databaseUrl: db.url, keys: [key], policy: TINY_POLICY, env: { CACHE_TTL_SECONDS: String(SHORT_TTL_MS / 1000), ACCESS_LOG: 'false', ...probe } });
+  const long = await buildAuthz(t, { databaseUrl: db.url, keys: [key], policy: TINY_POLICY, env: { CACHE_TTL_SECONDS: '300', ACCESS_LOG: 'false', ...probe } });
   const svc = await buildTokenService(t, { databaseUrl: db.url, env: { ACCESS_LOG: 'false', RATE_LIMIT_MAX: '100000' } });
 
   const unhandled: string[] = [];
@@ -163,7 +167,12 @@ t.test('Postgres stopped and restarted under traffic: authz fails closed within 
     const freshRes = await ask(app, { token: neverSeen.token });
     t.equal(freshRes.statusCode, 401, 'a live token never seen before cannot be checked: refused');
     t.equal(freshRes.headers['x-auth-request-reason'], 'liveness_unavailable');
-    t.equal((await ask(app, { token: known.token, path: '/a/c' })).statusCode, 403, 'the policy still decides: 403 stays 403');
+    const denied = await ask(app, { token: known.token, path: '/a/c' });
+    const seen = `${denied.statusCode} ${String(denied.headers['x-auth-request-reason'])}, ${Date.now() - stopped} ms into the outage`;
+    if (app === long.app) t.equal(denied.statusCode, 403, `the policy still decides: 403 stays 403 (${seen})`);
+    // The short cache's answer for this token was looked up up to CACHE_TTL_SECONDS (2 s) before the stop:
+    // it may already have lapsed, and then the token is refused — never allowed.
+    else t.ok(denied.statusCode === 403 || (denied.statusCode === 401 && denied.headers['x-auth-request-reason'] === 'liveness_unavailable'), `short cache: 403, or 401 once its answer lapsed (${seen})`);
     t.equal((await ask(app, { path: '/pub' })).statusCode, 200, 'a public route needs no database');
   }
   t.ok(
