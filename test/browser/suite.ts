@@ -91,7 +91,7 @@ export function browserSuite(config: ConfigName): void {
     t.comment(`${config}: ${nginxVersion(nginx!)}, Chromium ${browser.version()} (${executable}) up in ${Date.now() - started} ms`);
   });
 
-  // Grouped by variant so each stack starts once; todo rows last.
+  // Grouped by variant so each stack starts once; todo rows (none today) last.
   const order = Object.keys(VARIANTS) as Variant[];
   const runnable = SCENARIOS.filter((s) => s.todo === undefined).sort((a, b) => order.indexOf(a.variant) - order.indexOf(b.variant));
   for (const scenario of runnable) t.test(`${config}: ${scenario.name}`, { timeout: 120_000 }, (tt) => runScenario(tt, config, scenario));
