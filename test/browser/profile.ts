@@ -18,6 +18,8 @@ export const IDP_HOST = 'idp.example.net';
 export const ATTACKER_HOST = 'attacker.example.org';
 /** The session cookie's default name (COOKIE_NAME unset). */
 export const SESSION_COOKIE = '__Host-saml_authz';
+/** The session (renewal) cookie: COOKIE_NAME + `_session`. */
+export const RENEWAL_COOKIE = '__Host-saml_authz_session';
 export const LOGIN_STATE_PREFIX = '__Host-saml_login_';
 /** Upper bound for one browser step (navigation, redirect chain, form post) on a loaded two-core machine. */
 export const STEP_MS = 15_000;

@@ -7,14 +7,29 @@
  */
 import type { Test } from 'tap';
 import { ALICE } from '../e2e/fixture.js';
-import { LOGIN_STATE_PREFIX, SESSION_COOKIE, STEP_MS, logged, sentCookies, signInAt, type Echoed, type ScenarioContext } from './profile.js';
+import { inflateRawSync } from 'node:zlib';
+import { readAuthnRequest } from '../../services/dev-idp/app.js';
+import { FORMATS, IDP_COOKIE } from '../../services/dev-idp/slo.js';
+import { LOGIN_STATE_PREFIX, RENEWAL_COOKIE, SESSION_COOKIE, STEP_MS, logged, sentCookies, signInAt, type Echoed, type Profile, type ScenarioContext } from './profile.js';
+import { askReplica, claims, database, expireToken, idleSession, refusedAfter } from './sessions.js';
+
+export interface VariantSettings {
+  title: string;
+  tokenEnv: Record<string, string>;
+  /** SAML Single Logout both ways with the dev IdP (StackOptions.devIdp.slo: the IdP keeps sign-in sessions) */
+  slo?: boolean;
+  /** a second authz-service replica on the same database, asked directly (StackOptions.secondAuthz) */
+  secondAuthz?: boolean;
+}
 
 export const VARIANTS = {
   /** production defaults: IdP-initiated login off, redemption from the browser's network */
   default: { title: 'defaults (SAML_ALLOW_IDP_INITIATED=false)', tokenEnv: { SAML_ALLOW_IDP_INITIATED: 'false' } },
   /** the IdP's tile (an unsolicited response) is accepted */
   'idp-initiated': { title: 'SAML_ALLOW_IDP_INITIATED=true', tokenEnv: { SAML_ALLOW_IDP_INITIATED: 'true' } },
-} as const satisfies Record<string, { title: string; tokenEnv: Record<string, string> }>;
+  /** SLO on (SAML_IDP_SLO_URL, SP signing key), the dev IdP with its own sign-in sessions, two authz replicas */
+  slo: { title: 'SAML Single Logout on, dev IdP sessions, two authz-service replicas', tokenEnv: { SAML_ALLOW_IDP_INITIATED: 'false' }, slo: true, secondAuthz: true },
+} as const satisfies Record<string, VariantSettings>;
 export type Variant = keyof typeof VARIANTS;
 
 export interface BrowserScenario {
@@ -36,6 +51,26 @@ async function cookieJar(s: ScenarioContext, t: Test, p: { context: import('play
   const jar = await p.context.cookies();
   t.comment(`cookie jar: ${jar.map((c) => c.name).join(', ') || '(empty)'}`);
   return jar;
+}
+
+/** The token cookie's value (the JWT) in the jar. */
+const tokenOf = async (p: Profile) => (await p.context.cookies()).find((c) => c.name === SESSION_COOKIE)?.value;
+/** The token and session cookies left in the jar. */
+const sessionCookies = async (p: Profile) => (await p.context.cookies()).filter((c) => c.name === SESSION_COOKIE || c.name === RENEWAL_COOKIE).map((c) => c.name);
+
+/**
+ * A sign-out button on the application's page (a plain HTML form, no script in the post), pressed;
+ * resolves with the response of the navigation that ends at `endsAt` (default: the POST /logout).
+ */
+async function signOutForm(s: ScenarioContext, p: Profile, rd?: string, endsAt?: string) {
+  const hidden = rd === undefined ? '' : `<input type="hidden" name="rd" value="${rd}">`;
+  await p.page.evaluate(`document.body.innerHTML = '<form method="post" action="/logout">${hidden}<button type="submit">Sign out</button></form>'`);
+  const target = endsAt ?? (rd === undefined ? `${s.stack.base}/logout` : rd);
+  const out = p.page.waitForResponse((r) => r.url().split('?')[0] === target && r.request().isNavigationRequest(), { timeout: STEP_MS });
+  await p.page.getByRole('button', { name: 'Sign out' }).click();
+  const res = await out;
+  await p.page.waitForLoadState('domcontentloaded', { timeout: STEP_MS });
+  return res;
 }
 
 const identity = (t: Test, echoed: Echoed, path: string) => {
@@ -154,7 +189,7 @@ export const SCENARIOS: readonly BrowserScenario[] = [
     },
   },
   {
-    name: 'a forbidden route: signed in, a route the rules do not grant is 403 and never reaches the application',
+    name: 'a forbidden route: signed in, a route the rules do not grant is 403 with the forbidden page (error_page 403): who is signed in, a sign-out button that works, no rule internals; the application never sees it',
     variant: 'default',
     async run(s) {
       const { t, stack } = s;
@@ -165,36 +200,58 @@ export const SCENARIOS: readonly BrowserScenario[] = [
         const res = await p.page.goto(`${stack.base}${path}`, { timeout: STEP_MS });
         t.equal(res?.status(), 403, `${path}: 403`);
         t.equal(p.page.url(), `${stack.base}${path}`, `${path}: no redirect (signed in, not allowed)`);
+        t.match(res?.headers()['content-type'], /^text\/html/, `${path}: a page`);
+        t.equal(await p.page.locator('h1').textContent(), 'Access denied', `${path}: "Access denied"`);
+        t.match(await p.page.locator('body').innerText(), ALICE.nameId, `${path}: says who is signed in`);
+        t.notMatch(await p.page.content(), /admins-only|secrets-never|staff-app|\brule\b/i, `${path}: no rule id, no rule internals`);
       }
       t.same(stack.echo.records, [], 'the application saw neither');
+
+      const out = p.page.waitForResponse((r) => r.url() === `${stack.base}/logout` && r.request().method() === 'POST', { timeout: STEP_MS });
+      await p.page.getByRole('button', { name: 'Sign out' }).click();
+      t.equal((await out).status(), 200, "the page's Sign out button: POST /logout → 200");
+      await p.page.waitForLoadState('domcontentloaded', { timeout: STEP_MS });
+      t.equal(await p.page.locator('h1').textContent(), 'Signed out', 'the "Signed out" page');
+      t.same(await sessionCookies(p), [], 'both cookies are gone from the jar');
     },
   },
   {
-    name: 'sign-out: a POST /logout form revokes the token (204 today) and clears the cookie; the old cookie put back is refused',
+    name: 'sign-out: a POST /logout form lands on the "Signed out" page (or the allowed rd), never a bare 204; both cookies cleared in the jar; the old cookie put back is refused',
     variant: 'default',
     async run(s) {
       const { t, stack } = s;
       const p = await s.profile();
       await signInAt(s, p, '/app/home');
-      const before = (await p.context.cookies()).find((c) => c.name === SESSION_COOKIE);
-      t.ok(before, 'signed in');
-      // A sign-out button on the application's page: a plain HTML form, no script involved in the post.
-      await p.page.evaluate(`document.body.innerHTML = '<form method="post" action="/logout"><button type="submit">Sign out</button></form>'`);
-      const out = p.page.waitForResponse(`${stack.base}/logout`, { timeout: STEP_MS });
-      await p.page.getByRole('button', { name: 'Sign out' }).click();
-      const res = await out;
-      t.equal(res.status(), 204, 'POST /logout: 204 (the sessions branch turns this into a page)');
+      const before = (await p.context.cookies()).filter((c) => c.name === SESSION_COOKIE || c.name === RENEWAL_COOKIE);
+      t.equal(before.length, 2, `signed in: ${SESSION_COOKIE} and ${RENEWAL_COOKIE}`);
+      const res = await signOutForm(s, p);
+      t.equal(res.status(), 200, 'POST /logout: 200, a page');
+      t.match(res.headers()['content-type'], /^text\/html/, 'HTML');
+      t.equal(await p.page.locator('h1').textContent(), 'Signed out', 'the "Signed out" page');
+      t.equal(p.page.url(), `${stack.base}/logout`, 'the browser is on it');
       const [post] = await p.net.to(`${stack.base}/logout`);
-      t.ok(sentCookies(post!).has(SESSION_COOKIE), 'the form post carried the session cookie (SameSite=Lax, same site)');
-      t.same((await p.context.cookies()).filter((c) => c.name === SESSION_COOKIE), [], 'the cookie is cleared');
+      t.ok(sentCookies(post!).has(SESSION_COOKIE), 'the form post carried the token cookie (SameSite=Lax, same site)');
+      t.same(await sessionCookies(p), [], 'both cookies are cleared in the jar');
 
-      await p.context.addCookies([{ ...before!, sameSite: 'Lax' }]);
+      await p.context.addCookies(before.map((c) => ({ ...c, sameSite: 'Lax' as const })));
       stack.echo.clear();
+      p.net.clear();
       await p.page.goto(`${stack.base}/app/home`, { timeout: STEP_MS });
-      const [again] = await p.net.to(`${stack.base}/app/home`).then((x) => x.slice(-1));
-      t.ok(sentCookies(again!).has(SESSION_COOKIE), 'the revoked cookie, put back, is sent');
-      t.equal(new URL(p.page.url()).origin, stack.idpUrl, 'and refused: the browser is sent to sign in again');
+      const [again] = await p.net.to(`${stack.base}/app/home`);
+      t.ok(sentCookies(again!).has(SESSION_COOKIE) && sentCookies(again!).has(RENEWAL_COOKIE), 'both old cookies, put back, are sent');
+      t.equal(`${new URL(p.page.url()).origin}${new URL(p.page.url()).pathname}`, `${stack.idpUrl}/sso`, 'and refused, token and session alike: the browser is at the IdP to sign in again');
       t.same(reachedApp(s, '/app/home'), [], 'the application never saw it');
+
+      // With an allowed rd, sign-out lands there.
+      await signInAt(s, p, '/app/home');
+      stack.echo.clear();
+      const toRd = await signOutForm(s, p, `${stack.base}/`);
+      t.equal(toRd.status(), 200, 'POST /logout with rd=<allowed>: the browser lands on rd');
+      t.equal(p.page.url(), `${stack.base}/`, 'on exactly rd');
+      const [withRd] = await p.net.to(`${stack.base}/logout`).then((x) => x.slice(-1));
+      t.equal(withRd?.status, 303, 'by a 303');
+      t.equal(reachedApp(s, '/').length, 1, 'the public page the application serves');
+      t.same(await sessionCookies(p), [], 'both cookies cleared');
     },
   },
   {
@@ -235,47 +292,175 @@ export const SCENARIOS: readonly BrowserScenario[] = [
       t.ok((await victim.context.cookies()).some((c) => c.name === SESSION_COOKIE), 'with a session cookie in the victim’s jar');
     },
   },
-  // What issue 13 adds. Each row is written when its branch lands; until then it fails as a todo.
+  // Issue 13: sessions, sign-out pages, Single Logout, stable identity.
   {
-    name: 'silent renewal: after the token expires, the next page load gets a new token through /saml/login without contacting the IdP',
+    name: 'silent renewal: after the token expires, the next page load gets a new token through /saml/login without contacting the IdP; the old token is refused',
     variant: 'default',
-    todo: 'needs the sessions branch',
-    shows: 'a variant with JWT_TTL_SECONDS at its minimum; sign in, let the token expire (wait for its exp), load a page: the network log shows /saml/login → 303 back and no request to the IdP; the cookie holds a new token; the application sees the same user',
+    async run(s) {
+      const { t, stack } = s;
+      const p = await s.profile();
+      await signInAt(s, p, '/app/home');
+      const first = await tokenOf(p);
+      const renewal = (await p.context.cookies()).find((c) => c.name === RENEWAL_COOKIE)?.value;
+      t.ok(first && renewal, 'signed in: a token cookie and a session cookie');
+      const db = await database(t, stack);
+      t.equal(await expireToken(db, claims(first!).jti), 1, "the token's time runs out (its row aged in Postgres)");
+      await refusedAfter(stack, stack.authz, first!, performance.now());
+
+      p.net.clear();
+      stack.echo.clear();
+      const idpBefore = stack.idpRequests.length;
+      const res = await p.page.goto(`${stack.base}/app/home`, { timeout: STEP_MS });
+      t.equal(res?.status(), 200, 'the next page load: 200');
+      identity(t, (await res!.json()) as Echoed, '/app/home');
+      const hops = (await p.net.settled()).filter((e) => !e.url.endsWith('/favicon.ico')).map((e) => `${e.method} ${new URL(e.url).origin === stack.base ? new URL(e.url).pathname : e.url} ${e.status}`);
+      t.comment(`network: ${hops.join(' → ')}`);
+      t.same(hops, ['GET /app/home 302', 'GET /saml/login 303', 'GET /app/home 200'], 'the page → 302 /saml/login → 303 back → the page');
+      t.same((await p.net.settled()).filter((e) => e.url.startsWith(stack.idpUrl!)), [], 'the browser sent nothing to the IdP');
+      t.same(stack.idpRequests.slice(idpBefore), [], 'and the IdP received nothing');
+      const second = await tokenOf(p);
+      t.ok(second && second !== first, 'the jar holds a new token');
+      t.equal(claims(second!).sid, claims(first!).sid, 'of the same session');
+      t.equal((await p.context.cookies()).find((c) => c.name === RENEWAL_COOKIE)?.value, renewal, 'the session cookie is unchanged');
+      // The renewal revokes the session's older *live* tokens (docs/sessions.md); this one stays past its expiry.
+      const old = await db.query('select expires_at < now() as past from issued_tokens where jti = $1', [claims(first!).jti]);
+      t.equal(old.rows[0]?.past, true, 'the old token was not revived by the renewal');
+      t.equal(await askReplica(stack, stack.authz, first!), 401, 'the old token is refused by the authz-service afterwards');
+      t.equal(await askReplica(stack, stack.authz, second!), 200, 'the new one is allowed');
+    },
   },
   {
-    name: 'idle timeout: after SESSION_IDLE_TIMEOUT_SECONDS without use, the next page load asks the IdP to authenticate again (ForceAuthn)',
-    variant: 'default',
-    todo: 'needs the sessions branch',
-    shows: 'a variant with a short idle timeout; sign in, stay idle past it, load a page: the browser lands on the IdP form with an AuthnRequest carrying ForceAuthn="true"',
+    name: 'idle timeout: past SESSION_IDLE_TIMEOUT_SECONDS, the next page load shows "Session expired"; following it reaches the IdP with ForceAuthn="true" and the IdP asks again although it still has a session',
+    variant: 'slo',
+    async run(s) {
+      const { t, stack } = s;
+      const p = await s.profile();
+      await signInAt(s, p, '/app/home');
+      t.ok((await p.context.cookies(stack.idpUrl)).some((c) => c.name === IDP_COOKIE), 'the dev IdP keeps its own sign-in session (its cookie in the jar)');
+      const token = (await tokenOf(p))!;
+      const db = await database(t, stack);
+      t.equal(await idleSession(db, claims(token).sid), 1, 'the session has been idle past its deadline (aged in Postgres)');
+      t.equal(await expireToken(db, claims(token).jti), 1, 'and its token has expired (activity is seen at renewal)');
+      await refusedAfter(stack, stack.authz, token, performance.now());
+
+      stack.echo.clear();
+      const res = await p.page.goto(`${stack.base}/app/home`, { timeout: STEP_MS });
+      t.equal(res?.status(), 200, 'the next page load ends on a page (200)');
+      t.equal(p.page.url().startsWith(`${stack.base}/saml/login?`), true, 'served by /saml/login');
+      t.equal(await p.page.locator('h1').textContent(), 'Session expired', 'the "Session expired" page');
+      t.same(await sessionCookies(p), [], 'both cookies cleared');
+      t.same(reachedApp(s, '/app/home'), [], 'the application was not reached');
+      const ended = await db.query('select end_reason from sessions where sid = $1', [claims(token).sid]);
+      t.equal(ended.rows[0]?.end_reason, 'idle', 'the session ended as idle');
+
+      p.net.clear();
+      await p.page.getByRole('link', { name: 'Sign in again' }).click();
+      await p.page.waitForURL((u) => u.origin === stack.idpUrl, { timeout: STEP_MS });
+      const [sso] = await p.net.to(`${stack.idpUrl}/sso`);
+      const authn = readAuthnRequest(new URL(sso!.url).searchParams.get('SAMLRequest')!);
+      t.equal(authn.forceAuthn, true, 'the AuthnRequest carries ForceAuthn="true"');
+      t.match(sso!.sent.cookie ?? '', new RegExp(`${IDP_COOKIE}=`), 'the browser still presented its IdP session');
+      t.equal(sso!.status, 200, 'the IdP answers with a page');
+      if (!t.equal(await p.page.locator('input[name=nameId]').count(), 1, 'its sign-in form: it asks again instead of answering from its session')) return;
+      const back = p.page.waitForResponse((r) => r.url() === `${stack.base}/app/home` && r.request().isNavigationRequest(), { timeout: STEP_MS });
+      await p.page.getByRole('button', { name: 'Sign in' }).click();
+      identity(t, (await (await back).json()) as Echoed, '/app/home');
+    },
   },
   {
-    name: 'sign-out lands on a page that says you are signed out (or the allowed rd), never a bare 204',
-    variant: 'default',
-    todo: 'needs the sessions branch',
-    shows: 'the sign-out form posts; the browser shows an HTML page (status 200, text "signed out") or lands on rd; the whole session is revoked',
+    name: 'SP-initiated Single Logout: sign-out continues at the IdP with a signed LogoutRequest, comes back with the LogoutResponse to the "Signed out" page; the next visit asks for the password',
+    variant: 'slo',
+    async run(s) {
+      const { t, stack } = s;
+      const p = await s.profile();
+      await signInAt(s, p, '/app/home');
+      const token = (await tokenOf(p))!;
+      p.net.clear();
+      const res = await signOutForm(s, p, undefined, `${stack.base}/saml/slo`);
+      t.equal(res.status(), 200, 'the sign-out ends on a page (200)');
+      t.equal(await p.page.locator('h1').textContent(), 'Signed out', 'the "Signed out" page');
+      const hops = await p.net.settled();
+      t.comment(`network: ${hops.map((e) => `${e.method} ${new URL(e.url).origin}${new URL(e.url).pathname} ${e.status}`).join(' → ')}`);
+      const [logout, atIdp, back] = hops;
+      t.equal(`${logout?.method} ${logout?.url} ${logout?.status}`, `POST ${stack.base}/logout 303`, 'POST /logout: 303');
+      const req = new URL(atIdp?.url ?? 'http://invalid/');
+      t.equal(`${req.origin}${req.pathname}`, `${stack.idpUrl}/slo`, "to the IdP's SLO endpoint");
+      t.ok(req.searchParams.get('SigAlg') && req.searchParams.get('Signature'), 'with a signed (HTTP-Redirect) SAMLRequest');
+      const xml = inflateRawSync(Buffer.from(req.searchParams.get('SAMLRequest') ?? '', 'base64')).toString('utf8');
+      t.match(xml, /<samlp?:LogoutRequest\b/, 'a LogoutRequest');
+      t.match(xml, `>${ALICE.nameId}</`, 'for alice');
+      t.match(xml, /SessionIndex>_[0-9a-f]+</, 'with her SessionIndex at the IdP');
+      t.equal(atIdp?.status, 302, 'the IdP verified it and answers');
+      t.ok(atIdp?.location?.startsWith(`${stack.base}/saml/slo?SAMLResponse=`), 'with a LogoutResponse to /saml/slo');
+      t.equal(`${back?.method} ${back?.url.split('?')[0]} ${back?.status}`, `GET ${stack.base}/saml/slo 200`, 'which the token-service accepts: the page');
+      t.same(await sessionCookies(p), [], 'both cookies cleared');
+      t.same((await p.context.cookies(stack.idpUrl)).filter((c) => c.name === IDP_COOKIE), [], "the IdP's session cookie is cleared too");
+      t.ok((await refusedAfter(stack, stack.authz, token, performance.now(), 1000)) < 1000, 'the token is refused');
+
+      stack.echo.clear();
+      await p.page.goto(`${stack.base}/app/home`, { timeout: STEP_MS });
+      t.equal(`${new URL(p.page.url()).origin}${new URL(p.page.url()).pathname}`, `${stack.idpUrl}/sso`, 'the next visit goes to the IdP');
+      t.equal(await p.page.locator('input[name=nameId]').count(), 1, 'which asks again (its session ended): no single sign-on');
+      t.same(reachedApp(s, '/app/home'), [], 'the application was not reached');
+    },
   },
   {
-    name: 'a forbidden route shows a page with who is signed in and a sign-out button (error_page 403)',
-    variant: 'default',
-    todo: 'needs the sessions branch',
-    shows: '403 with an HTML page naming alice@example.com and a sign-out button that works; no rule internals',
+    name: 'IdP-initiated Single Logout: the IdP sends a signed LogoutRequest through the browser; both authz-service replicas refuse the token within a second',
+    variant: 'slo',
+    async run(s) {
+      const { t, stack } = s;
+      t.equal(stack.authzReplicas.length, 2, 'two authz-service replicas on one database');
+      const p = await s.profile();
+      await signInAt(s, p, '/app/home');
+      const token = (await tokenOf(p))!;
+      for (const [i, r] of stack.authzReplicas.entries()) t.equal(await askReplica(stack, r, token), 200, `replica ${i + 1} allows the token`);
+
+      p.net.clear();
+      const answered = p.page.waitForResponse((r) => r.url().startsWith(`${stack.base}/saml/slo?`), { timeout: STEP_MS });
+      const done = p.page.goto(`${stack.idpUrl}/dev/logout-all?nameId=${encodeURIComponent(ALICE.nameId)}`, { timeout: STEP_MS });
+      const slo = await answered;
+      const at = performance.now();
+      const elapsed = await Promise.all(stack.authzReplicas.map((r) => refusedAfter(stack, r, token, at)));
+      t.comment(`refused ${elapsed.map((ms, i) => `by replica ${i + 1} ${ms.toFixed(1)} ms`).join(', ')} after /saml/slo answered`);
+      for (const [i, ms] of elapsed.entries()) t.ok(ms < 1000, `replica ${i + 1} refuses within a second (${ms.toFixed(1)} ms)`);
+      t.equal(slo.status(), 302, "/saml/slo accepted the IdP's LogoutRequest: 302 back to the IdP");
+      const sent = new URL(slo.url());
+      t.ok(sent.searchParams.get('SAMLRequest') && sent.searchParams.get('Signature'), 'a signed HTTP-Redirect LogoutRequest');
+      t.ok(slo.headers().location?.startsWith(`${stack.idpUrl}/slo?SAMLResponse=`), 'answered with a LogoutResponse');
+      await done;
+      t.equal(await p.page.locator('h1').textContent(), 'Signed out', "the IdP's page: signed out");
+      t.same((await p.context.cookies()).filter((c) => c.name === SESSION_COOKIE), [], 'the token cookie is cleared in the jar');
+      stack.echo.clear();
+      await p.page.goto(`${stack.base}/app/home`, { timeout: STEP_MS });
+      t.equal(await p.page.locator('input[name=nameId]').count(), 1, 'the next visit: the IdP asks again');
+      t.same(reachedApp(s, '/app/home'), [], 'the application was not reached');
+    },
   },
   {
-    name: 'SP-initiated Single Logout: sign-out continues at the IdP (signed LogoutRequest) and the next visit asks for the password',
+    name: 'a transient NameID is refused with a page that says what to change at the IdP; no cookie',
     variant: 'default',
-    todo: 'needs the slo branch (dev IdP SLO, SAML_IDP_SLO_URL)',
-    shows: 'the network log shows /logout → IdP SLO endpoint with a signed SAMLRequest → /saml/slo LogoutResponse → a signed-out page; the next visit lands on the IdP form',
-  },
-  {
-    name: 'IdP-initiated Single Logout revokes the session on two authz-service replicas within a second',
-    variant: 'default',
-    todo: 'needs the slo and sessions branches',
-    shows: 'a variant with two authz-service replicas behind NGINX; the dev IdP sends a LogoutRequest to /saml/slo; within 1 s both replicas refuse the cookie (measured and printed)',
-  },
-  {
-    name: 'a transient NameID is refused with a page that says what to change at the IdP',
-    variant: 'default',
-    todo: 'needs the slo branch (NameID format)',
-    shows: 'the dev IdP answers with a transient NameID; the ACS answers 401 with an HTML page naming the NameID format to configure; no cookie',
+    async run(s) {
+      const { t, stack } = s;
+      const p = await s.profile();
+      stack.echo.clear();
+      await p.page.goto(`${stack.base}/app/home`, { timeout: STEP_MS });
+      // The IdP left at its default: the dev IdP's form sends a transient NameID whatever was asked.
+      await p.page.locator('input[name=nameIdFormat]').evaluate((e, v) => ((e as unknown as { value: string }).value = v), FORMATS.transient);
+      const posted = p.page.waitForRequest(`${stack.base}/saml/acs`, { timeout: STEP_MS });
+      const answered = p.page.waitForResponse(`${stack.base}/saml/acs`, { timeout: STEP_MS });
+      await p.page.getByRole('button', { name: 'Sign in' }).click();
+      const xml = Buffer.from(new URLSearchParams((await posted).postData() ?? '').get('SAMLResponse') ?? '', 'base64').toString('utf8');
+      t.match(xml, `Format="${FORMATS.transient}">_`, 'the IdP sent a transient NameID');
+      const res = await answered;
+      t.equal(res.status(), 403, 'ACS: 403');
+      t.match(res.headers()['content-type'], /^text\/html/, 'a page');
+      await p.page.waitForLoadState('domcontentloaded', { timeout: STEP_MS });
+      const text = await p.page.locator('body').innerText();
+      t.match(text, /NameID format/, 'it says what to change at the IdP: the NameID format');
+      t.match(text, /not transient/, 'not transient');
+      t.match(text, /transient_name_id/, 'with the reason to quote');
+      t.same(await sessionCookies(p), [], 'no cookie');
+      t.same(reachedApp(s, '/app/home'), [], 'the application was not reached');
+    },
   },
 ];

@@ -12,7 +12,7 @@ import { ALICE, startStack, type Stack } from '../e2e/fixture.js';
 import { findModules, findNginx, nginxVersion, SET_MISC_MODULES, type ConfigName } from '../e2e/nginx.js';
 import { findChromium, launchChromium, NetworkLog } from './chromium.js';
 import { APP_HOST, ATTACKER_HOST, IDP_HOST, serveAttackerPage, type Profile, type ScenarioContext } from './profile.js';
-import { SCENARIOS, VARIANTS, type BrowserScenario, type Variant } from './scenarios.js';
+import { SCENARIOS, VARIANTS, type BrowserScenario, type Variant, type VariantSettings } from './scenarios.js';
 
 /** A certificate for app.example.com, as an operator's NGINX would have (the browser pins its key). */
 async function appCertificate(): Promise<{ cert: string; key: string }> {
@@ -39,13 +39,15 @@ class Stacks {
       for (const fn of teardowns.reverse()) await fn();
     };
     const started = Date.now();
+    const v: VariantSettings = VARIANTS[variant];
     try {
       const stack = await startStack({ teardown: (fn) => teardowns.push(fn) }, this.config, this.nginx, {
         appHost: APP_HOST,
         tls: this.tls,
-        devIdp: { host: IDP_HOST, user: ALICE },
+        devIdp: { host: IDP_HOST, user: ALICE, slo: v.slo === true },
+        secondAuthz: v.secondAuthz === true,
         // The browser reaches NGINX from 127.0.0.1: that is the network allowed to redeem.
-        tokenEnv: { ALLOWED_CIDRS: '127.0.0.1/32', ...VARIANTS[variant].tokenEnv },
+        tokenEnv: { ALLOWED_CIDRS: '127.0.0.1/32', ...v.tokenEnv },
       });
       this.current = { variant, stack, stop };
       t.comment(`${this.config} · ${VARIANTS[variant].title}: stack up in ${Date.now() - started} ms (NGINX on ${stack.base}, dev IdP on ${stack.idpUrl})`);
@@ -89,7 +91,7 @@ export function browserSuite(config: ConfigName): void {
     t.comment(`${config}: ${nginxVersion(nginx!)}, Chromium ${browser.version()} (${executable}) up in ${Date.now() - started} ms`);
   });
 
-  // Grouped by variant so each stack starts once; todo rows last.
+  // Grouped by variant so each stack starts once; todo rows (none today) last.
   const order = Object.keys(VARIANTS) as Variant[];
   const runnable = SCENARIOS.filter((s) => s.todo === undefined).sort((a, b) => order.indexOf(a.variant) - order.indexOf(b.variant));
   for (const scenario of runnable) t.test(`${config}: ${scenario.name}`, { timeout: 120_000 }, (tt) => runScenario(tt, config, scenario));

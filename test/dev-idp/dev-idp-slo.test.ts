@@ -96,3 +96,17 @@ t.test('IdP-initiated SLO from the dev IdP (/dev/logout-all) ends the sessions a
   t.equal(done.statusCode, 200, 'the dev IdP verified our LogoutResponse');
   t.match(done.body, /Signed out/);
 });
+
+t.test('ForceAuthn: while signed in at the dev IdP, an AuthnRequest with ForceAuthn="true" gets the sign-in form again, not single sign-on', async (t) => {
+  const { svc, idp } = await setup(t);
+  const { cookie } = await signInAtIdp(idp, svc);
+  const plain = await buildLoginRedirect(svc.config.saml);
+  const sso = await idp.inject({ method: 'GET', url: `/sso${new URL(plain.url).search}`, headers: { cookie } });
+  t.ok(field(sso.body, 'SAMLResponse'), 'without ForceAuthn: answered from the IdP session');
+  const forced = await buildLoginRedirect(svc.config.saml, undefined, new Date(), { forceAuthn: true });
+  const form = await idp.inject({ method: 'GET', url: `/sso${new URL(forced.url).search}`, headers: { cookie } });
+  t.equal(form.statusCode, 200);
+  t.equal(field(form.body, 'SAMLResponse'), null, 'with ForceAuthn: no response from the session');
+  t.match(form.body, /<form method="post" action="\/sso">/, 'the sign-in form');
+  t.equal(field(form.body, 'requestId'), forced.requestId, 'for that request');
+});

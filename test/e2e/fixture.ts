@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { buildDevIdp } from '../../services/dev-idp/app.js';
-import { generateIdpKeys, type KeyPair } from '../../services/dev-idp/keys.js';
+import { generateIdpKeys, generateSpEncryptionKeys, type KeyPair } from '../../services/dev-idp/keys.js';
 import { signSamlResponse, type SignSamlResponseOptions } from '../../services/dev-idp/sign.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { writePolicy } from '../helpers/authz.js';
@@ -87,7 +87,18 @@ export interface StackOptions {
   /** NGINX serves TLS with this certificate (PEM): the base URL is https:// */
   tls?: { cert: string; key: string };
   /** also run the development IdP (services/dev-idp) at http://<host>:<port>; SAML_IDP_SSO_URL points at it */
-  devIdp?: { host: string; user?: { nameId: string; email: string; groups: readonly string[] } };
+  devIdp?: {
+    host: string;
+    user?: { nameId: string; email: string; groups: readonly string[] };
+    /**
+     * SAML Single Logout both ways, wired as `npm start` wires it: an SP signing key pair for the
+     * token-service (SAML_SP_SIGNING_KEY/CERT), SAML_IDP_SLO_URL = the dev IdP's /slo, and the dev IdP
+     * verifying with the SP certificate and answering to <base>/saml/slo (its sign-in sessions on).
+     */
+    slo?: boolean;
+  };
+  /** a second authz-service process on the same database, not behind NGINX (asked directly: Stack.authzReplicas) */
+  secondAuthz?: boolean;
   tokenEnv?: Readonly<Record<string, string>>;
   authzEnv?: Readonly<Record<string, string>>;
 }
@@ -106,7 +117,11 @@ export interface Stack {
   nginx: NginxProcess;
   token: ServiceProcess;
   authz: ServiceProcess;
+  /** every authz-service process: [authz] or, with StackOptions.secondAuthz, [authz, second] (ask each with authUrl) */
+  authzReplicas: ServiceProcess[];
   idp: KeyPair;
+  /** what reached the development IdP (with StackOptions.devIdp), in order */
+  idpRequests: { method: string; url: string }[];
   /** the stack's database (for scenarios that age rows, as time would) */
   databaseUrl: string;
   /** a request to NGINX (raw request-target, Host = 127.0.0.1:<port> unless given) */
@@ -142,6 +157,8 @@ export async function startStack(t: Teardown, config: ConfigName, nginxBinary: s
     const common = { DATABASE_URL: databaseUrl, HOST, PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', SHUTDOWN_DELAY_SECONDS: '0', TRUSTED_PROXIES: `${HOST}/32` };
     const started: ServiceProcess[] = [];
     let devIdp: Awaited<ReturnType<typeof buildDevIdp>> | undefined;
+    const idpRequests: { method: string; url: string }[] = [];
+    const spSigning = options.devIdp?.slo ? await generateSpEncryptionKeys('e2e SP signing') : undefined;
     const stopAll = () => Promise.all([...started.map(stopService), devIdp?.close()]);
     try {
       let idpUrl: string | undefined;
@@ -152,12 +169,29 @@ export async function startStack(t: Teardown, config: ConfigName, nginxBinary: s
           acsUrl: `${base}/saml/acs`,
           spEntityId: `${base}/saml/metadata`,
           ...(options.devIdp.user ? { defaultUser: options.devIdp.user } : {}),
+          ...(spSigning ? { slo: { spCert: spSigning.cert, spSloUrl: `${base}/saml/slo` } } : {}),
+        });
+        app.addHook('onRequest', async (req) => {
+          idpRequests.push({ method: req.method, url: req.url });
         });
         devIdp = app;
         await app.listen({ host: HOST, port: 0 });
         idpUrl = `http://${options.devIdp.host}:${(app.server.address() as AddressInfo).port}`;
       }
-      const [token, authz] = await Promise.all([
+      const authzEnv = {
+        ...common,
+        FRONT_END: config === 'ingress-nginx' ? 'ingress-nginx' : 'nginx',
+        POLICY_FILE: policyFile,
+        POLICY_RELOAD_SECONDS: '0',
+        JWT_PUBLIC_KEYS: jwtKey.publicPem,
+        JWT_ISSUER: ISSUER,
+        JWT_AUDIENCE: AUDIENCE,
+        UPSTREAM_JWT_PRIVATE_KEY: upstreamKey.privatePem,
+        UPSTREAM_JWT_ISSUER: UPSTREAM_ISSUER,
+        ...options.authzEnv,
+      };
+      const startAuthz = () => startServiceProcess('services/authz-service/main.ts', authzEnv).then((p) => (started.push(p), p));
+      const [token, authz, second] = await Promise.all([
         startServiceProcess('services/token-service/main.ts', {
           ...common,
           SAML_IDP_CERT: idp.cert,
@@ -173,20 +207,11 @@ export async function startStack(t: Teardown, config: ConfigName, nginxBinary: s
           RATE_LIMIT_MAX: '10000',
           SWEEP_INTERVAL_SECONDS: '0',
           SAML_ALLOW_IDP_INITIATED: 'true', // signIn() redeems unsolicited responses
+          ...(spSigning && idpUrl ? { SAML_SP_SIGNING_KEY: spSigning.key, SAML_SP_SIGNING_CERT: spSigning.cert, SAML_IDP_SLO_URL: `${idpUrl}/slo` } : {}),
           ...options.tokenEnv,
         }).then((p) => (started.push(p), p)),
-        startServiceProcess('services/authz-service/main.ts', {
-          ...common,
-          FRONT_END: config === 'ingress-nginx' ? 'ingress-nginx' : 'nginx',
-          POLICY_FILE: policyFile,
-          POLICY_RELOAD_SECONDS: '0',
-          JWT_PUBLIC_KEYS: jwtKey.publicPem,
-          JWT_ISSUER: ISSUER,
-          JWT_AUDIENCE: AUDIENCE,
-          UPSTREAM_JWT_PRIVATE_KEY: upstreamKey.privatePem,
-          UPSTREAM_JWT_ISSUER: UPSTREAM_ISSUER,
-          ...options.authzEnv,
-        }).then((p) => (started.push(p), p)),
+        startAuthz(),
+        options.secondAuthz ? startAuthz() : undefined,
       ]);
       const signinUrl = `${base}/saml/login`;
       const authUrl = `http://${HOST}:${authz.port}/auth`;
@@ -205,7 +230,8 @@ export async function startStack(t: Teardown, config: ConfigName, nginxBinary: s
         await nginx.stop();
         await stopAll();
       });
-      return makeStack({ config, port, base, idpUrl, signinUrl, site, echo, nginx, token, authz, idp, databaseUrl });
+      const authzReplicas = second ? [authz, second] : [authz];
+      return makeStack({ config, port, base, idpUrl, signinUrl, site, echo, nginx, token, authz, authzReplicas, idp, idpRequests, databaseUrl });
     } catch (err) {
       await stopAll();
       if (attempt < 3 && /Address already in use/.test(String(err))) continue;
@@ -222,7 +248,7 @@ async function stopService(p: ServiceProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-type Parts = Pick<Stack, 'config' | 'port' | 'base' | 'idpUrl' | 'signinUrl' | 'site' | 'echo' | 'nginx' | 'token' | 'authz' | 'idp' | 'databaseUrl'>;
+type Parts = Pick<Stack, 'config' | 'port' | 'base' | 'idpUrl' | 'signinUrl' | 'site' | 'echo' | 'nginx' | 'token' | 'authz' | 'authzReplicas' | 'idp' | 'idpRequests' | 'databaseUrl'>;
 
 function makeStack(s: Parts): Stack {
   const request = (r: RawRequest) => {
@@ -250,7 +276,7 @@ function makeStack(s: Parts): Stack {
   const diagnostics = async () =>
     [
       `--- token-service\n${[...s.token.logs, ...s.token.stderr].slice(-15).join('\n')}`,
-      `--- authz-service\n${[...s.authz.logs, ...s.authz.stderr].slice(-15).join('\n')}`,
+      ...s.authzReplicas.map((a, i) => `--- authz-service${s.authzReplicas.length > 1 ? ` #${i + 1}` : ''}\n${[...a.logs, ...a.stderr].slice(-15).join('\n')}`),
       `--- nginx error.log\n${(await s.nginx.errorLog()).split('\n').slice(-15).join('\n')}`,
     ].join('\n');
   return { ...s, request, sign, signIn, diagnostics };
