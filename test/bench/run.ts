@@ -20,6 +20,7 @@ import { revocation } from './cases/revocation.js';
 import { issuance } from './cases/issuance.js';
 import { memory } from './cases/memory.js';
 import { upstreamAssertion } from './cases/upstream.js';
+import { renewal } from './cases/renewal.js';
 
 const CASES: Record<string, (ctx: BenchContext) => Promise<CaseResult>> = {
   '1': hotPath,
@@ -30,6 +31,7 @@ const CASES: Record<string, (ctx: BenchContext) => Promise<CaseResult>> = {
   '6': issuance,
   '7': memory,
   '8': upstreamAssertion,
+  '9': renewal,
 };
 
 function parseArgs(argv: string[]): { quick: boolean; only: string[] } {
