@@ -13,9 +13,18 @@ export interface AccessLogOptions {
 const accessLog: FastifyPluginAsync<AccessLogOptions> = async (app, opts) => {
   if (opts.level === 'silent') return;
   const level = opts.level;
+  // Through the app's logger with the request id as a field: the line is the one `req.log` would
+  // write, without making the request's child logger (see logging.ts).
+  const log = app.log;
+  const severity = (log as unknown as { levels: { values: Record<string, number> } }).levels.values;
+  const threshold = severity[level]!;
   app.addHook('onResponse', (req, reply, done) => {
-    req.log[level](
+    // A route's own `logLevel` (e.g. warn for the probes) silences its line, as it would on `req.log`.
+    const routeLevel = req.routeOptions.logLevel;
+    if (routeLevel && (severity[routeLevel] ?? 0) > threshold) return done();
+    log[level](
       {
+        request_id: req.id,
         method: req.method,
         route: req.routeOptions.url ?? 'unmatched',
         path: req.url.split('?', 1)[0],

@@ -11,7 +11,7 @@ import accessLog, { type AccessLogOptions } from './access-log.js';
 export type App = FastifyInstance;
 
 export interface BaseOptions {
-  config: Pick<CommonConfig, 'databaseUrl' | 'databasePoolMax' | 'logLevel'>;
+  config: Pick<CommonConfig, 'databaseUrl' | 'databasePoolMax' | 'logLevel'> & Partial<Pick<CommonConfig, 'logBufferBytes'>>;
   accessLog: AccessLogOptions['level'];
   /** Where log lines go (tests capture them); stdout when absent. */
   logStream?: NodeJS.WritableStream;
@@ -25,7 +25,7 @@ export interface BaseOptions {
  */
 export async function buildBaseApp(opts: BaseOptions): Promise<App> {
   const app = Fastify({
-    ...loggerOptions(opts.config.logLevel, opts.logStream),
+    ...loggerOptions(opts.config.logLevel, opts.logStream, opts.config.logBufferBytes ?? 0),
     bodyLimit: opts.bodyLimit ?? 64 * 1024,
     // Kubernetes sends traffic until endpoints update: keep-alive sockets close when idle on shutdown.
     forceCloseConnections: 'idle',
@@ -37,5 +37,10 @@ export async function buildBaseApp(opts: BaseOptions): Promise<App> {
   await app.register(metricsPlugin);
   await app.register(health);
   await app.register(accessLog, { level: opts.accessLog });
+  // Buffered log lines (LOG_BUFFER_BYTES) are written before the process goes.
+  app.addHook('onClose', (instance, done) => {
+    (instance.log as { flush?: () => void }).flush?.();
+    done();
+  });
   return app as unknown as App;
 }

@@ -1,5 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { LogController, type FastifyServerOptions } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import { LogController, type FastifyBaseLogger, type FastifyServerOptions } from 'fastify';
+import { pino } from 'pino';
 import type { LogLevel } from './config.js';
 
 /**
@@ -23,23 +24,97 @@ export const REDACT_PATHS = [
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Fastify logger and request-id options shared by both services. */
-export function loggerOptions(level: LogLevel, destination?: NodeJS.WritableStream): Pick<
+/** This process's request-id prefix: random per process, so ids from several replicas never collide. */
+const ID_PREFIX = randomBytes(6).toString('base64url');
+let idSeq = 0;
+
+/** Log lines are written in batches of this many bytes, and at least once a second; 0 = each at once. */
+export const DEFAULT_LOG_BUFFER_BYTES = 4096;
+
+/**
+ * Fastify logger and request-id options shared by both services. `destination` (tests) is written to
+ * line by line; otherwise stdout, through a buffer of `bufferBytes` flushed at least once a second and
+ * at exit (pino's own exit hook): a busy replica makes one write(2) per few dozen lines instead of one
+ * per line. What a buffer costs: the lines of the last second can be lost if the process is killed
+ * with SIGKILL (an OOM kill); `LOG_BUFFER_BYTES=0` writes every line synchronously.
+ */
+export function loggerOptions(level: LogLevel, destination?: NodeJS.WritableStream, bufferBytes = 0): Pick<
   FastifyServerOptions,
-  'logger' | 'genReqId' | 'logController'
+  'logger' | 'genReqId' | 'logController' | 'childLoggerFactory'
 > {
+  let stream: NodeJS.WritableStream | undefined = destination;
+  if (stream === undefined && bufferBytes > 0) {
+    const buffered = pino.destination({ dest: 1, sync: false, minLength: bufferBytes });
+    setInterval(() => buffered.flush(), 1000).unref();
+    stream = buffered as unknown as NodeJS.WritableStream;
+  }
   return {
     logger: {
       level,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      ...(destination ? { stream: destination } : {}),
+      ...(stream ? { stream } : {}),
     } as FastifyServerOptions['logger'],
-    // An upstream request id is kept when it is well-formed (it ties our line to NGINX's), else a new one.
+    // An upstream request id is kept when it is well-formed (it ties our line to NGINX's), else a new
+    // one: this process's random prefix and a counter (unique, and no entropy drawn per request).
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : `${ID_PREFIX}-${(++idSeq).toString(36)}`;
     },
     // Fastify's own two lines per request are off: access-log.ts writes one line per request.
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
+    // The per-request child logger is made only when something logs through it (most requests log
+    // nothing but the access line, which access-log.ts writes through the parent with the request id).
+    childLoggerFactory: (logger, bindings, opts) => new LazyChildLogger(logger, bindings, opts) as unknown as FastifyBaseLogger,
   };
+}
+
+type ChildOptions = Parameters<FastifyBaseLogger['child']>[1];
+type LogFn = (...args: unknown[]) => void;
+
+/** `request.log`: pino's child with the request id, created on first use. */
+class LazyChildLogger {
+  private real: FastifyBaseLogger | undefined;
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    private readonly bindings: Record<string, unknown>,
+    private readonly opts: ChildOptions,
+  ) {}
+
+  private get logger(): FastifyBaseLogger {
+    return (this.real ??= this.parent.child(this.bindings, this.opts));
+  }
+
+  get level(): string {
+    return this.real?.level ?? this.opts?.level ?? this.parent.level;
+  }
+  set level(level: string) {
+    this.logger.level = level;
+  }
+  isLevelEnabled(level: string): boolean {
+    return (this.logger as unknown as { isLevelEnabled(level: string): boolean }).isLevelEnabled(level);
+  }
+  child(bindings: Record<string, unknown>, opts?: ChildOptions): FastifyBaseLogger {
+    return this.logger.child(bindings, opts);
+  }
+  fatal(...args: unknown[]): void {
+    (this.logger.fatal as LogFn)(...args);
+  }
+  error(...args: unknown[]): void {
+    (this.logger.error as LogFn)(...args);
+  }
+  warn(...args: unknown[]): void {
+    (this.logger.warn as LogFn)(...args);
+  }
+  info(...args: unknown[]): void {
+    (this.logger.info as LogFn)(...args);
+  }
+  debug(...args: unknown[]): void {
+    (this.logger.debug as LogFn)(...args);
+  }
+  trace(...args: unknown[]): void {
+    (this.logger.trace as LogFn)(...args);
+  }
+  silent(...args: unknown[]): void {
+    (this.logger.silent as LogFn)(...args);
+  }
 }
