@@ -37,18 +37,27 @@ export const OUTCOMES = ['allow', 'deny', 'unauthenticated', 'bad_request'] as c
 export type MetricOutcome = (typeof OUTCOMES)[number];
 
 /** The reasons each outcome can carry (the series of `authz_decisions_total`, all pre-registered). */
-export const OUTCOME_REASONS = {
+export const OUTCOME_REASONS: { readonly [O in MetricOutcome]: readonly ReasonOf<O>[] } = {
   allow: ['allow_rule', 'public_rule'],
   deny: ['explicit_deny', 'no_matching_rule'],
-  unauthenticated: [...TOKEN_REFUSALS, ...LIVENESS_REASONS, 'no_token'],
+  // `expired` is both a token refusal (exp passed) and a liveness one (the row's expiry): one series.
+  unauthenticated: [...new Set<TokenReason>([...TOKEN_REFUSALS, ...LIVENESS_REASONS, 'no_token'])],
   bad_request: [...FRONT_END_REASONS, ...PATH_REASONS, 'ambiguous_cookie'],
-} as const satisfies Record<MetricOutcome, readonly AuthzReason[]>;
-export type ReasonOf<O extends MetricOutcome> = (typeof OUTCOME_REASONS)[O][number];
+};
+export type ReasonOf<O extends MetricOutcome> = {
+  allow: 'allow_rule' | 'public_rule';
+  deny: 'explicit_deny' | 'no_matching_rule';
+  unauthenticated: TokenReason;
+  bad_request: (typeof FRONT_END_REASONS)[number] | (typeof PATH_REASONS)[number] | 'ambiguous_cookie';
+}[O];
 
 /** Series of `authz_decisions_total`, in slot order. */
-export const DECISION_SERIES: readonly { outcome: string; reason: string }[] = OUTCOMES.flatMap((outcome) => OUTCOME_REASONS[outcome].map((reason: string) => ({ outcome, reason })));
+export const DECISION_SERIES: readonly { outcome: string; reason: string }[] = OUTCOMES.flatMap((outcome) => (OUTCOME_REASONS[outcome] as readonly string[]).map((reason) => ({ outcome, reason })));
 const SLOTS: Record<MetricOutcome, Record<string, number>> = { allow: {}, deny: {}, unauthenticated: {}, bad_request: {} };
-DECISION_SERIES.forEach(({ outcome, reason }, i) => (SLOTS[outcome as MetricOutcome][reason] = i));
+DECISION_SERIES.forEach(({ outcome, reason }, i) => {
+  if (SLOTS[outcome as MetricOutcome][reason] !== undefined) throw new Error(`reasons.ts lists ${outcome}/${reason} twice`);
+  SLOTS[outcome as MetricOutcome][reason] = i;
+});
 
 /** The counter slot of (outcome, reason); a reason outside the outcome's list is a programming error. */
 export function decisionSlot<O extends MetricOutcome>(outcome: O, reason: ReasonOf<O>): number {

@@ -90,9 +90,9 @@ export class FastHistogram {
       let cumulative = 0;
       for (let i = 0; i < this.bounds.length; i++) {
         cumulative += counts[i]!;
-        values.push({ metricName: `${this.name}_bucket`, labels: { ...this.labels[s], le: this.bounds[i]! }, value: cumulative });
+        values.push({ metricName: `${this.name}_bucket`, labels: { le: this.bounds[i]!, ...this.labels[s] }, value: cumulative });
       }
-      values.push({ metricName: `${this.name}_bucket`, labels: { ...this.labels[s], le: '+Inf' }, value: total });
+      values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', ...this.labels[s] }, value: total });
       values.push({ metricName: `${this.name}_sum`, labels: { ...this.labels[s] }, value: this.sums[s]! });
       values.push({ metricName: `${this.name}_count`, labels: { ...this.labels[s] }, value: total });
     }

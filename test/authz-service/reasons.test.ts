@@ -15,8 +15,8 @@ t.test('every (outcome, reason) of the catalogue is a pre-registered series of a
   const after = await registry.metrics();
   t.match(after, 'authz_decisions_total{outcome="unauthenticated",reason="revoked"} 1\n');
   t.match(after, 'authz_decisions_total{outcome="allow",reason="allow_rule"} 1\n');
-  t.match(after, 'authz_decision_duration_seconds_bucket{outcome="allow",le="0.0025"} 1\n');
-  t.match(after, 'authz_decision_duration_seconds_bucket{outcome="allow",le="0.001"} 0\n');
+  t.match(after, 'authz_decision_duration_seconds_bucket{le="0.0025",outcome="allow"} 1\n');
+  t.match(after, 'authz_decision_duration_seconds_bucket{le="0.001",outcome="allow"} 0\n');
 });
 
 t.test('every token refusal can be counted as an unauthenticated decision; a reason outside its outcome cannot', async (t) => {
