@@ -1,9 +1,11 @@
 import fp from 'fastify-plugin';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 
 export interface AccessLogOptions {
   /** pino level of the one line per request; `silent` turns it off. */
   level: 'info' | 'debug' | 'silent';
+  /** Where the lines go (logging.ts `accessLogger`: batched on stdout); the app's logger when absent. */
+  logger?: FastifyBaseLogger;
 }
 
 /**
@@ -13,9 +15,9 @@ export interface AccessLogOptions {
 const accessLog: FastifyPluginAsync<AccessLogOptions> = async (app, opts) => {
   if (opts.level === 'silent') return;
   const level = opts.level;
-  // Through the app's logger with the request id as a field: the line is the one `req.log` would
-  // write, without making the request's child logger (see logging.ts).
-  const log = app.log;
+  // The request id as a field: the line is the one `req.log` would write, without making the
+  // request's child logger (see logging.ts).
+  const log = opts.logger ?? app.log;
   const severity = (log as unknown as { levels: { values: Record<string, number> } }).levels.values;
   const threshold = severity[level]!;
   app.addHook('onResponse', (req, reply, done) => {

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { CommonConfig } from './config.js';
-import { loggerOptions } from './logging.js';
+import { accessLogger, loggerOptions } from './logging.js';
 import dbPlugin from './db/plugin.js';
 import errorHandler from './error-handler.js';
 import metricsPlugin from './metrics.js';
@@ -25,7 +25,7 @@ export interface BaseOptions {
  */
 export async function buildBaseApp(opts: BaseOptions): Promise<App> {
   const app = Fastify({
-    ...loggerOptions(opts.config.logLevel, opts.logStream, opts.config.logBufferBytes ?? 0),
+    ...loggerOptions(opts.config.logLevel, opts.logStream),
     bodyLimit: opts.bodyLimit ?? 64 * 1024,
     // Kubernetes sends traffic until endpoints update: keep-alive sockets close when idle on shutdown.
     forceCloseConnections: 'idle',
@@ -36,11 +36,10 @@ export async function buildBaseApp(opts: BaseOptions): Promise<App> {
   await app.register(dbPlugin, { url: opts.config.databaseUrl, poolMax: opts.config.databasePoolMax });
   await app.register(metricsPlugin);
   await app.register(health);
-  await app.register(accessLog, { level: opts.accessLog });
-  // Buffered log lines (LOG_BUFFER_BYTES) are written before the process goes.
-  app.addHook('onClose', (instance, done) => {
-    (instance.log as { flush?: () => void }).flush?.();
-    done();
-  });
+  if (opts.accessLog !== 'silent') {
+    // Access lines in batches (LOG_BUFFER_BYTES; flushed every second and at exit), or to the test's stream.
+    const logger = accessLogger(opts.config.logLevel, opts.logStream, opts.config.logBufferBytes ?? 0);
+    await app.register(accessLog, { level: opts.accessLog, logger });
+  } else await app.register(accessLog, { level: 'silent' });
   return app as unknown as App;
 }

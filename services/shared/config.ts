@@ -17,7 +17,7 @@ export interface CommonConfig {
   metricsHost: string;
   metricsPort: number;
   logLevel: LogLevel;
-  /** Log lines are written in batches of this many bytes (and at least once a second); 0 = every line at once. */
+  /** Access-log lines are written in batches of this many bytes (and at least once a second); 0 = every line at once. */
   logBufferBytes: number;
   /** Seconds readiness reports "shutting down" before the listener closes (endpoint removal). */
   shutdownDelaySeconds: number;
