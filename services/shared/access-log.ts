@@ -15,8 +15,8 @@ export interface AccessLogOptions {
 const accessLog: FastifyPluginAsync<AccessLogOptions> = async (app, opts) => {
   if (opts.level === 'silent') return;
   const level = opts.level;
-  // The request id as a field: the line is the one `req.log` would write, without making the
-  // request's child logger (see logging.ts).
+  // Its own logger (logging.ts `accessLogger`: batched writes), the request id as a field: the line
+  // is the one `req.log` would write.
   const log = opts.logger ?? app.log;
   const severity = (log as unknown as { levels: { values: Record<string, number> } }).levels.values;
   const threshold = severity[level]!;

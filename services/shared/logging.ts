@@ -59,7 +59,7 @@ export function accessLogger(level: LogLevel, destination: NodeJS.WritableStream
 /** Fastify logger and request-id options shared by both services. */
 export function loggerOptions(level: LogLevel, destination?: NodeJS.WritableStream): Pick<
   FastifyServerOptions,
-  'logger' | 'genReqId' | 'logController' | 'childLoggerFactory'
+  'logger' | 'genReqId' | 'logController'
 > {
   return {
     logger: { ...loggerConfig(level), ...(destination ? { stream: destination } : {}) } as FastifyServerOptions['logger'],
@@ -71,59 +71,5 @@ export function loggerOptions(level: LogLevel, destination?: NodeJS.WritableStre
     },
     // Fastify's own two lines per request are off: access-log.ts writes one line per request.
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
-    // The per-request child logger is made only when something logs through it (most requests log
-    // nothing but the access line, which access-log.ts writes through the parent with the request id).
-    childLoggerFactory: (logger, bindings, opts) => new LazyChildLogger(logger, bindings, opts) as unknown as FastifyBaseLogger,
   };
-}
-
-type ChildOptions = Parameters<FastifyBaseLogger['child']>[1];
-type LogFn = (...args: unknown[]) => void;
-
-/** `request.log`: pino's child with the request id, created on first use. */
-class LazyChildLogger {
-  private real: FastifyBaseLogger | undefined;
-  constructor(
-    private readonly parent: FastifyBaseLogger,
-    private readonly bindings: Record<string, unknown>,
-    private readonly opts: ChildOptions,
-  ) {}
-
-  private get logger(): FastifyBaseLogger {
-    return (this.real ??= this.parent.child(this.bindings, this.opts));
-  }
-
-  get level(): string {
-    return this.real?.level ?? this.opts?.level ?? this.parent.level;
-  }
-  set level(level: string) {
-    this.logger.level = level;
-  }
-  isLevelEnabled(level: string): boolean {
-    return (this.logger as unknown as { isLevelEnabled(level: string): boolean }).isLevelEnabled(level);
-  }
-  child(bindings: Record<string, unknown>, opts?: ChildOptions): FastifyBaseLogger {
-    return this.logger.child(bindings, opts);
-  }
-  fatal(...args: unknown[]): void {
-    (this.logger.fatal as LogFn)(...args);
-  }
-  error(...args: unknown[]): void {
-    (this.logger.error as LogFn)(...args);
-  }
-  warn(...args: unknown[]): void {
-    (this.logger.warn as LogFn)(...args);
-  }
-  info(...args: unknown[]): void {
-    (this.logger.info as LogFn)(...args);
-  }
-  debug(...args: unknown[]): void {
-    (this.logger.debug as LogFn)(...args);
-  }
-  trace(...args: unknown[]): void {
-    (this.logger.trace as LogFn)(...args);
-  }
-  silent(...args: unknown[]): void {
-    (this.logger.silent as LogFn)(...args);
-  }
 }
