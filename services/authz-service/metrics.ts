@@ -1,10 +1,10 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { LATENCY_BUCKETS, closedCounter } from '../shared/metrics.js';
-import { LabelCache } from '../shared/label-cache.js';
+import { FastHistogram, SlotCounter } from '../shared/fast-metrics.js';
 import { ASSERTION_CACHE_EVENTS, type AssertionCacheEvent } from './upstream/assertions.js';
+import { DECISION_SERIES, OUTCOMES, decisionSlot, type MetricOutcome, type ReasonOf } from './reasons.js';
 
-export const OUTCOMES = ['allow', 'deny', 'unauthenticated', 'bad_request'] as const;
-export type MetricOutcome = (typeof OUTCOMES)[number];
+export { OUTCOMES, type MetricOutcome } from './reasons.js';
 export const CACHE_EVENTS = ['hit', 'miss', 'eviction', 'coalesced', 'overload', 'untrusted'] as const;
 export type CacheEvent = (typeof CACHE_EVENTS)[number];
 
@@ -13,19 +13,10 @@ export type CacheEvent = (typeof CACHE_EVENTS)[number];
  * token, liveness, path or front-end refusal codes. Never a subject, a token id or a raw path.
  */
 export function authzMetrics(registry: Registry) {
-  const decisions = new Counter({
-    name: 'authz_decisions_total',
-    help: 'Decisions by outcome and reason',
-    labelNames: ['outcome', 'reason'] as const,
-    registers: [registry],
-  });
-  const decisionSeconds = new Histogram({
-    name: 'authz_decision_duration_seconds',
-    help: 'Time to decide one /auth request, by outcome',
-    labelNames: ['outcome'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  });
+  // The per-request pair, counted in typed arrays and published at scrape time (fast-metrics.ts):
+  // every (outcome, reason) of reasons.ts pre-registered at 0.
+  const decisions = new SlotCounter(registry, 'authz_decisions_total', 'Decisions by outcome and reason', ['outcome', 'reason'], DECISION_SERIES);
+  const decisionSeconds = new FastHistogram(registry, 'authz_decision_duration_seconds', 'Time to decide one /auth request, by outcome', LATENCY_BUCKETS);
   const cache = closedCounter(
     registry,
     'authz_token_cache_events_total',
@@ -62,13 +53,12 @@ export function authzMetrics(registry: Registry) {
   const upstreamEvents = Object.fromEntries(ASSERTION_CACHE_EVENTS.map((e) => [e, upstreamCache.labels(e)])) as Record<AssertionCacheEvent, ReturnType<typeof upstreamCache.labels>>;
   const upstreamEvent = (event: AssertionCacheEvent) => upstreamEvents[event].inc();
   const upstreamSign = () => upstreamSigned.inc();
-  // Bound children for the per-request path: no labels object built per request (see LabelCache).
-  const decisionCounter = new LabelCache((outcome, reason) => decisions.labels(outcome, reason));
-  const latencyByOutcome = Object.fromEntries(OUTCOMES.map((o) => [o, decisionSeconds.labels(o)])) as Record<MetricOutcome, ReturnType<typeof decisionSeconds.labels>>;
+  const latencyByOutcome = Object.fromEntries(OUTCOMES.map((o) => [o, decisionSeconds.bind({ outcome: o })])) as Record<MetricOutcome, (seconds: number) => void>;
   const cacheEvents = Object.fromEntries(CACHE_EVENTS.map((e) => [e, cache.labels(e)])) as Record<CacheEvent, ReturnType<typeof cache.labels>>;
-  const decided = (outcome: MetricOutcome, reason: string, seconds: number) => {
-    decisionCounter.get(outcome, reason).inc();
-    latencyByOutcome[outcome].observe(seconds);
+  /** One decision: an outcome and a reason from its closed list (reasons.ts). */
+  const decided = <O extends MetricOutcome>(outcome: O, reason: ReasonOf<O>, seconds: number) => {
+    decisions.add(decisionSlot(outcome, reason));
+    latencyByOutcome[outcome](seconds);
   };
   const cacheEvent = (event: CacheEvent) => cacheEvents[event].inc();
   return { decided, cacheEvent, upstreamEvent, upstreamSign, upstreamSigned, upstreamCache, decisions, decisionSeconds, cache, revocations, listener, listenerHealthy, probesMissed, lookups, reloads, rules, policyInfo };

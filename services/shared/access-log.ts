@@ -1,9 +1,11 @@
 import fp from 'fastify-plugin';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 
 export interface AccessLogOptions {
   /** pino level of the one line per request; `silent` turns it off. */
   level: 'info' | 'debug' | 'silent';
+  /** Where the lines go (logging.ts `accessLogger`: batched on stdout); the app's logger when absent. */
+  logger?: FastifyBaseLogger;
 }
 
 /**
@@ -13,9 +15,18 @@ export interface AccessLogOptions {
 const accessLog: FastifyPluginAsync<AccessLogOptions> = async (app, opts) => {
   if (opts.level === 'silent') return;
   const level = opts.level;
+  // Its own logger (logging.ts `accessLogger`: batched writes), the request id as a field: the line
+  // is the one `req.log` would write.
+  const log = opts.logger ?? app.log;
+  const severity = (log as unknown as { levels: { values: Record<string, number> } }).levels.values;
+  const threshold = severity[level]!;
   app.addHook('onResponse', (req, reply, done) => {
-    req.log[level](
+    // A route's own `logLevel` (e.g. warn for the probes) silences its line, as it would on `req.log`.
+    const routeLevel = req.routeOptions.logLevel;
+    if (routeLevel && (severity[routeLevel] ?? 0) > threshold) return done();
+    log[level](
       {
+        request_id: req.id,
         method: req.method,
         route: req.routeOptions.url ?? 'unmatched',
         path: req.url.split('?', 1)[0],

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { CommonConfig } from './config.js';
-import { loggerOptions } from './logging.js';
+import { accessLogger, loggerOptions } from './logging.js';
 import dbPlugin from './db/plugin.js';
 import errorHandler from './error-handler.js';
 import metricsPlugin from './metrics.js';
@@ -11,7 +11,7 @@ import accessLog, { type AccessLogOptions } from './access-log.js';
 export type App = FastifyInstance;
 
 export interface BaseOptions {
-  config: Pick<CommonConfig, 'databaseUrl' | 'databasePoolMax' | 'logLevel'>;
+  config: Pick<CommonConfig, 'databaseUrl' | 'databasePoolMax' | 'logLevel'> & Partial<Pick<CommonConfig, 'logBufferBytes'>>;
   accessLog: AccessLogOptions['level'];
   /** Where log lines go (tests capture them); stdout when absent. */
   logStream?: NodeJS.WritableStream;
@@ -36,6 +36,10 @@ export async function buildBaseApp(opts: BaseOptions): Promise<App> {
   await app.register(dbPlugin, { url: opts.config.databaseUrl, poolMax: opts.config.databasePoolMax });
   await app.register(metricsPlugin);
   await app.register(health);
-  await app.register(accessLog, { level: opts.accessLog });
+  if (opts.accessLog !== 'silent') {
+    // Access lines in batches (LOG_BUFFER_BYTES; flushed every second and at exit), or to the test's stream.
+    const logger = accessLogger(opts.config.logLevel, opts.logStream, opts.config.logBufferBytes ?? 0);
+    await app.register(accessLog, { level: opts.accessLog, logger });
+  } else await app.register(accessLog, { level: 'silent' });
   return app as unknown as App;
 }

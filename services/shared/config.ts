@@ -17,6 +17,8 @@ export interface CommonConfig {
   metricsHost: string;
   metricsPort: number;
   logLevel: LogLevel;
+  /** Access-log lines are written in batches of this many bytes (and at least once a second); 0 = every line at once. */
+  logBufferBytes: number;
   /** Seconds readiness reports "shutting down" before the listener closes (endpoint removal). */
   shutdownDelaySeconds: number;
   /** Seconds in-flight requests get to finish before the process exits anyway. */
@@ -36,6 +38,7 @@ export function readCommonConfig(r: EnvReader, ports: { port: number; metricsPor
     metricsHost: r.string('METRICS_HOST', { default: host }) ?? host,
     metricsPort: r.port('METRICS_PORT', ports.metricsPort),
     logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    logBufferBytes: r.int('LOG_BUFFER_BYTES', { default: 4096, min: 0, max: 16383 }), // below pino's largest single write (16 KiB)
     shutdownDelaySeconds: r.int('SHUTDOWN_DELAY_SECONDS', { default: 5, min: 0, max: 300 }),
     shutdownTimeoutSeconds: r.int('SHUTDOWN_TIMEOUT_SECONDS', { default: 20, min: 1, max: 600 }),
   };

@@ -1,7 +1,7 @@
 /**
- * Bound prom-client children per label combination, so the per-request path builds no labels object
- * and no template string. (prom-client still hashes the bound labels inside each `inc`/`observe`; that
- * cost remains, see docs/performance.md.) Label values are closed lists, so the cache is bounded too.
+ * Bound series per label combination (prom-client children, or fast-metrics.ts observers), so the
+ * per-request path builds no labels object and no template string. Label values are closed lists, so
+ * the cache is bounded too.
  */
 export class LabelCache<Child> {
   private readonly children = new Map<string, Map<string, Child>>();

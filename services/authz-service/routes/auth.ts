@@ -4,7 +4,9 @@ import type { Audit } from '../../shared/audit.js';
 import { ClientAddressResolver } from '../../shared/client-ip.js';
 import { presentedToken } from '../../shared/cookies.js';
 import type { AuthzServiceConfig } from '../config.js';
-import type { AuthzMetrics, MetricOutcome } from '../metrics.js';
+import type { AuthzMetrics } from '../metrics.js';
+import type { AuthzReason, MetricOutcome, ReasonOf, TokenReason } from '../reasons.js';
+import { authenticate } from '../tokens/authenticate.js';
 import { evaluate } from '../policy/evaluate.js';
 import type { PolicyStore } from '../policy/store.js';
 import type { CompiledPolicy } from '../policy/compile.js';
@@ -70,12 +72,12 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
    * it the keep-alive connection to this service. Behind Traefik and Envoy these headers reach the
    * client, so which of them are sent is configurable (REFUSAL_HEADERS; the rule is off there by default).
    */
-  const refuse = (reply: FastifyReply, status: 401 | 403 | 500, reason: string) => {
+  const refuse = (reply: FastifyReply, status: 401 | 403 | 500, reason: AuthzReason) => {
     if (sendReason) reply.header('x-auth-request-reason', reason);
     return reply.code(status).send();
   };
 
-  const finish = (outcome: MetricOutcome, reason: string, started: number) => metrics.decided(outcome, reason, (performance.now() - started) / 1000);
+  const finish = <O extends MetricOutcome>(outcome: O, reason: ReasonOf<O>, started: number) => metrics.decided(outcome, reason, (performance.now() - started) / 1000);
 
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     const started = performance.now();
@@ -95,11 +97,6 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
       return refuse(reply, 403, path.reason);
     }
 
-    let identity: Identity | null = null;
-    let verifiedClaims: VerifiedClaims | null = null;
-    let email: string | null = null;
-    let jti: string | null = null;
-    let tokenReason = 'no_token';
     const presented = presentedToken(req.headers.authorization, req.headers.cookie, config.cookieName);
     if (presented.kind === 'ambiguous') {
       // Two session cookies: one was set by another site (cookie tossing); the request cannot be read one way only.
@@ -108,21 +105,10 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
       return refuse(reply, 403, 'ambiguous_cookie');
     }
     const token = presented.kind === 'token' ? presented.token : undefined;
-    if (token !== undefined) {
-      let verified = keys.verify(token);
-      if (verified instanceof Promise) verified = await verified;
-      if (verified.ok) {
-        const claims = verified.claims;
-        let live = liveness.check(claims.jti, claims.subject);
-        if (live instanceof Promise) live = await live;
-        jti = claims.jti;
-        if (live.live) {
-          identity = claims;
-          verifiedClaims = claims;
-          email = claims.email;
-        } else tokenReason = live.reason;
-      } else tokenReason = verified.reason;
-    }
+    let authn = authenticate(keys, liveness, token);
+    if (authn instanceof Promise) authn = await authn;
+    const verifiedClaims: VerifiedClaims | null = authn.ok ? authn.claims : null;
+    const identity: Identity | null = verifiedClaims;
 
     const compiled = policy.current.compiled;
     let decision = evaluate(compiled, { method: original.method, host: original.host, path: path.path, clientIp: client }, identity);
@@ -140,18 +126,20 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
         }
       }
       if (!assertionExpired) {
-        finish('allow', decision.reason, started);
-        if (identity !== null) identityHeaders(reply, identity.subject, email, identity.groups);
+        finish('allow', decision.reason as ReasonOf<'allow'>, started); // evaluate: an allow is allow_rule or public_rule
+        if (verifiedClaims !== null) identityHeaders(reply, verifiedClaims.subject, verifiedClaims.email, verifiedClaims.groups);
         return reply.code(200).send();
       }
     }
     // An allow whose assertion cannot be valid (the token expires within a second) is a sign-in again.
-    const unauthenticated = decision.outcome === 'unauthenticated' || assertionExpired;
-    const reason = assertionExpired ? 'expired' : unauthenticated ? tokenReason : decision.reason;
+    // Otherwise a sign-in is asked for only of a request without a live token (the policy needs one).
+    const tokenReason: TokenReason | null = assertionExpired ? 'expired' : decision.outcome === 'unauthenticated' ? (authn.ok ? 'no_token' : authn.reason) : null;
+    const denyReason = decision.reason as ReasonOf<'deny'>; // evaluate: a deny is explicit_deny or no_matching_rule
+    const reason = tokenReason ?? denyReason;
     audit({
       event: 'access_denied',
-      subject: identity?.subject ?? null,
-      jti,
+      subject: verifiedClaims?.subject ?? null,
+      jti: authn.ok ? authn.claims.jti : authn.jti,
       reason,
       rule: decision.ruleId ?? null,
       method: original.overrideMethod === undefined ? original.method : `${original.method}+${original.overrideMethod}`,
@@ -160,13 +148,13 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
       client,
       request_id: req.id,
     });
-    if (unauthenticated) {
-      finish('unauthenticated', reason, started);
-      return refuse(reply.header('www-authenticate', token === undefined ? BEARER_REALM : BEARER_INVALID), 401, reason);
+    if (tokenReason !== null) {
+      finish('unauthenticated', tokenReason, started);
+      return refuse(reply.header('www-authenticate', token === undefined ? BEARER_REALM : BEARER_INVALID), 401, tokenReason);
     }
-    finish('deny', reason, started);
+    finish('deny', denyReason, started);
     if (sendRule && decision.ruleId) reply.header('x-auth-request-rule', decision.ruleId);
-    return refuse(reply, 403, reason);
+    return refuse(reply, 403, denyReason);
   };
 
   app.route({ method: ALL_METHODS, url: '/auth', handler });

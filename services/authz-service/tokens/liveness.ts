@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../shared/db/schema.js';
+import { findTokenStates, type TokenState } from '../store/token-states.js';
 
 /** Why liveness said no (metric label values). */
 export type LivenessRefusal = 'unknown_token' | 'revoked' | 'expired' | 'subject_mismatch' | 'liveness_unavailable';
@@ -175,13 +176,9 @@ export class LivenessCache {
   private async lookup(jtis: string[]): Promise<void> {
     const generation = this.generation;
     const started = process.hrtime.bigint();
-    let rows: { jti: string; subject: string; expires_at: Date; revoked_at: Date | null }[] | undefined;
+    let rows: TokenState[] | undefined;
     try {
-      rows = await this.db
-        .selectFrom('issued_tokens')
-        .select(['jti', 'subject', 'expires_at', 'revoked_at'])
-        .where('jti', 'in', jtis)
-        .execute();
+      rows = await findTokenStates(this.db, jtis);
       this.opts.onQuery?.(Number(process.hrtime.bigint() - started) / 1e9, true);
     } catch {
       this.opts.onQuery?.(Number(process.hrtime.bigint() - started) / 1e9, false);

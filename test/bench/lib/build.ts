@@ -1,7 +1,8 @@
 /**
  * The baseline servers are TypeScript like everything else; they are compiled to plain JavaScript
  * before a run (esbuild, the compiler tsx itself uses) so that, like the services started from dist/,
- * no loader is measured. Output goes to node_modules/.cache so package imports resolve.
+ * no loader is measured. Output goes to bench-results/servers/ in this checkout (package imports resolve
+ * through its node_modules; several checkouts sharing one node_modules do not overwrite each other's).
  */
 import { build } from 'esbuild';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ export const SERVERS = ['bare', 'saml-baseline'] as const;
 export type ServerName = (typeof SERVERS)[number];
 
 export async function buildServers(root: string): Promise<Record<ServerName, string>> {
-  const outdir = join(root, 'node_modules', '.cache', 'saml-authz-bench');
+  const outdir = join(root, 'bench-results', 'servers');
   await build({
     entryPoints: SERVERS.map((s) => join(root, 'test', 'bench', 'servers', `${s}.ts`)),
     outdir,
