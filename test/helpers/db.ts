@@ -3,6 +3,7 @@ import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { connect, type Db } from '../../services/shared/db/connect.js';
 import { defaultMigrationsDir, migrateToLatest } from '../../services/shared/db/migrator.js';
+import { REVOCATION_CHANNEL } from '../../services/shared/db/schema.js';
 
 /** The server `npm test` started (or the one DATABASE_URL names): each test file makes its own database. */
 export function adminUrl(): string {
@@ -63,4 +64,23 @@ export async function withDb(t: Teardown): Promise<Db & { url: string }> {
 /** Every migration in migrations/, oldest first (the list grows; tests never hard-code it). */
 export function migrationNames(): string[] {
   return readdirSync(defaultMigrationsDir()).filter((f) => f.endsWith('.up.sql')).map((f) => f.slice(0, -'.up.sql'.length)).sort();
+}
+
+/**
+ * Listens on the revocation channel (as every authz replica does) for the rest of the test. `received()`
+ * makes a round trip on the listening connection first, which delivers everything notified before it.
+ */
+export async function listenForRevocations(t: Teardown, url: string): Promise<{ received(): Promise<string[]> }> {
+  const listener = new pg.Client({ connectionString: url });
+  await listener.connect();
+  t.teardown(() => listener.end());
+  const payloads: string[] = [];
+  listener.on('notification', (n) => payloads.push(n.payload ?? ''));
+  await listener.query(`LISTEN ${REVOCATION_CHANNEL}`);
+  return {
+    async received() {
+      await listener.query('select 1');
+      return [...payloads];
+    },
+  };
 }

@@ -1,10 +1,8 @@
 import t from 'tap';
-import pg from 'pg';
 import { NO_MIGRATIONS, sql } from 'kysely';
 import { connect } from '../../services/shared/db/connect.js';
 import { createMigrator, migrateToLatest, pendingMigrations } from '../../services/shared/db/migrator.js';
-import { REVOCATION_CHANNEL } from '../../services/shared/db/schema.js';
-import { createTestDatabase, migrationNames, withDb } from '../helpers/db.js';
+import { createTestDatabase, listenForRevocations, migrationNames, withDb } from '../helpers/db.js';
 
 const TABLES = ['issued_tokens', 'saml_assertions', 'saml_logout_pending', 'saml_logout_seen', 'saml_requests', 'sessions'];
 
@@ -43,12 +41,7 @@ t.test('the replay store refuses a second use of the same assertion id', async (
 
 t.test('revoking or deleting a live token notifies listeners with its jti; the expiry sweep does not', async (t) => {
   const db = await withDb(t);
-  const listener = new pg.Client({ connectionString: db.url });
-  await listener.connect();
-  t.teardown(() => listener.end());
-  const received: string[] = [];
-  listener.on('notification', (n) => received.push(n.payload ?? ''));
-  await listener.query(`LISTEN ${REVOCATION_CHANNEL}`);
+  const revocations = await listenForRevocations(t, db.url);
 
   const now = Date.now();
   const token = (jti: string, expiresInMs: number) => ({
@@ -65,9 +58,7 @@ t.test('revoking or deleting a live token notifies listeners with its jti; the e
   await db.kysely.deleteFrom('issued_tokens').where('jti', '=', 'live-2').execute();
   await sql`select pg_sleep(0.6)`.execute(db.kysely);
   await db.kysely.deleteFrom('issued_tokens').where('expires_at', '<', new Date()).execute();
-  // A round trip on the listening connection delivers everything notified before it.
-  await listener.query('select 1');
-  t.same(received, ['live-1', 'live-2']);
+  t.same(await revocations.received(), ['live-1', 'live-2']);
   const stored = await db.kysely.selectFrom('issued_tokens').select(['jti', 'groups', 'revoked_reason']).execute();
   t.same(stored, [{ jti: 'live-1', groups: ['staff'], revoked_reason: 'logout' }], 'groups round-trip as an array');
 });

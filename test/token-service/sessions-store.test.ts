@@ -1,10 +1,8 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { withDb } from '../helpers/db.js';
+import { listenForRevocations, withDb } from '../helpers/db.js';
 import { insertToken, sweepExpired } from '../../services/token-service/store/tokens.js';
 import { endSession, endSessionsOf, endSessionsOfSubject, insertSession } from '../../services/token-service/store/sessions.js';
-import { REVOCATION_CHANNEL } from '../../services/shared/db/schema.js';
 import { Registry } from 'prom-client';
 import { LogCapture } from '../helpers/app.js';
 import { buildTokenService } from '../helpers/token-service.js';
@@ -110,12 +108,7 @@ for (const c of cases) {
 
 t.test('endSession ends one session, revokes its tokens and notifies every listener of each', async (t) => {
   const db = await withDb(t);
-  const listener = new pg.Client({ connectionString: db.url });
-  await listener.connect();
-  t.teardown(() => listener.end());
-  const received: string[] = [];
-  listener.on('notification', (n) => received.push(n.payload ?? ''));
-  await listener.query(`LISTEN ${REVOCATION_CHANNEL}`);
+  const revocations = await listenForRevocations(t, db.url);
   await session(db, 's1');
   await token(db, 's1-t2', { sid: 's1' });
   await token(db, 's1-revoked', { sid: 's1' });
@@ -125,8 +118,7 @@ t.test('endSession ends one session, revokes its tokens and notifies every liste
   t.equal(await endSession(db.kysely, 's1', 'sign_out'), true);
   t.equal(await endSession(db.kysely, 's1', 'sign_out'), false, 'already ended');
   t.equal(await endSession(db.kysely, 'unknown', 'sign_out'), false, 'unknown');
-  await listener.query('select 1');
-  t.same(received.sort(), ['s1-revoked', 's1-t1', 's1-t2'], 'the earlier revocation, then each live token of the session, once');
+  t.same((await revocations.received()).sort(), ['s1-revoked', 's1-t1', 's1-t2'], 'the earlier revocation, then each live token of the session, once');
   const reasons = (await db.pool.query(`select jti, revoked_reason from issued_tokens where sid = 's1' order by jti`)).rows;
   t.same(reasons, [{ jti: 's1-revoked', revoked_reason: 'logout' }, { jti: 's1-t1', revoked_reason: 'sign_out' }, { jti: 's1-t2', revoked_reason: 'sign_out' }]);
   t.same(await liveTokens(db), ['s2-t1']);
