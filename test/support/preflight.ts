@@ -43,8 +43,9 @@ export function installCommand(pkgs: readonly string[], sudo: boolean): string {
 }
 
 function runAptGet(args: string[]): number {
-  // apt-get's own output goes to stderr so that stdout stays the test report.
-  return spawnSync('apt-get', args, { stdio: ['ignore', process.stderr, process.stderr], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status ?? 1;
+  // apt-get's own output goes to stderr so that stdout stays the test report. A fresh machine's daily
+  // apt timers (or another npm test) may hold the dpkg lock for a while: wait for it rather than fail.
+  return spawnSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', ...args], { stdio: ['ignore', process.stderr, process.stderr], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status ?? 1;
 }
 
 /**
