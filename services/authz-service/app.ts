@@ -2,7 +2,7 @@ import { buildBaseApp, type App } from '../shared/app-base.js';
 import { createAudit } from '../shared/audit.js';
 import type { AuthzServiceConfig } from './config.js';
 import { authzMetrics } from './metrics.js';
-import { PolicyStore } from './policy/store.js';
+import { LivePolicy } from './policy/live.js';
 import { KeySource } from './tokens/key-source.js';
 import { LivenessCache } from './tokens/liveness.js';
 import { RevocationListener } from './tokens/listener.js';
@@ -17,8 +17,8 @@ export interface BuildOptions {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Internals tests and benchmarks look at: the liveness cache, the policy store, the listener. */
-    authz: { liveness: LivenessCache; policy: PolicyStore; listener: RevocationListener; keys: KeySource; upstream: UpstreamAssertions | null };
+    /** Internals tests and benchmarks look at: the liveness cache, the live policy, the listener. */
+    authz: { liveness: LivenessCache; policy: LivePolicy; listener: RevocationListener; keys: KeySource; upstream: UpstreamAssertions | null };
   }
 }
 
@@ -35,7 +35,7 @@ export async function buildApp(config: AuthzServiceConfig, opts: BuildOptions = 
   const metrics = authzMetrics(app.metrics);
   const audit = createAudit('authz-service', opts.logStream);
 
-  const policy = await PolicyStore.open(config.policyFile, app.log, (result, loaded) => {
+  const policy = await LivePolicy.open(config.policyFile, app.log, (result, loaded) => {
     metrics.reloads.inc({ result });
     if (result === 'ok') {
       metrics.rules.set(loaded.ruleCount);

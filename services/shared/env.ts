@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 
-/** The raw environment: values are strings, never anything else (STYLE anti-pattern 7). */
+/** The raw environment: values are strings, never anything else (converted only by config loading). */
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /** Thrown when configuration is invalid: one line per problem, each naming its variable. */

@@ -23,7 +23,7 @@ function scrubHeaders(reply: FastifyReply, status: number): void {
 
 /**
  * Errors a client caused keep their status and a short coded message; everything else is a 5xx whose
- * message never leaves the process (STYLE: no database error text to clients).
+ * message never leaves the process (no database error text ever reaches a client).
  */
 const errorHandler: FastifyPluginAsync = async (app) => {
   app.setErrorHandler((err: FastifyError, req, reply) => {

@@ -1,5 +1,5 @@
 import { BlockList } from 'node:net';
-import { parseCidr, parseCidrList } from './client-ip.js';
+import { parseCidr, parseCidrList } from './cidr.js';
 import type { EnvReader } from './env.js';
 
 /** TRUSTED_PROXIES entries with a shorter prefix are refused unless TRUSTED_PROXIES_ALLOW_WIDE=true. */

@@ -3,7 +3,7 @@ import { readTrustedProxies } from '../shared/trusted-proxies.js';
 import { EnvReader, type Env } from '../shared/env.js';
 import { readCommonConfig, type CommonConfig } from '../shared/config.js';
 import { JWT_ALGORITHMS, loadSigningKeys, splitPem, type JwtAlgorithm, type SigningKey } from '../shared/jwt-keys.js';
-import { parseCidrList } from '../shared/client-ip.js';
+import { parseCidrList } from '../shared/cidr.js';
 import { COOKIE_NAME_TOKEN, DEFAULT_COOKIE_NAME, cookiePrefixProblem } from '../shared/cookies.js';
 import { LOGIN_STATE_PREFIX } from './routes/login-state.js';
 import { SIGNATURE_POLICIES, samlSettings, SamlConfigError, type SamlSettings, type SamlSettingsInput } from './saml/config.js';

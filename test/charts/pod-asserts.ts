@@ -35,7 +35,7 @@ export function container(spec: PodSpec, name: string): Container {
   return c;
 }
 
-/** The hardening STYLE.md asks for, on the pod and every container. */
+/** The chart's hardened defaults, on the pod and every container. */
 export function expectHardenedPod(t: Test, spec: PodSpec): void {
   t.equal(spec.automountServiceAccountToken, false, 'no service-account token');
   t.same(spec.securityContext, {

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { clientAddress, parseCidr, parseCidrList } from '../../services/shared/client-ip.js';
+import { parseCidr, parseCidrList } from '../../services/shared/cidr.js';
+import { clientAddress } from '../../services/shared/client-ip.js';
 
 const trusted = parseCidrList(['10.0.0.0/8', 'fd00::/8', '192.168.1.1']);
 

@@ -4,7 +4,7 @@
  * then a segment trie over literal / `*` / `**` nodes. Deny rules live in a separate trie whose
  * literals are case-folded (see foldCase), so deny paths match case-insensitively.
  */
-import { parseCidrList } from '../../shared/client-ip.js';
+import { parseCidrList } from '../../shared/cidr.js';
 import type { CompiledRule } from './decide.js';
 import { foldCase } from './patterns.js';
 import { IDENTITY_KEYS } from './types.js';

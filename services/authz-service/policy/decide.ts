@@ -3,7 +3,7 @@
  * applies (its conditions), and how the applicable rules combine into one decision.
  */
 import type { BlockList } from 'node:net';
-import { ipFamily, normalizeIp, type IpFamily } from '../../shared/client-ip.js';
+import { ipFamily, normalizeIp, type IpFamily } from '../../shared/cidr.js';
 import type { ConditionKey, Decision, Identity, Rule } from './types.js';
 
 /** A rule with its conditions ready for fast checks. */

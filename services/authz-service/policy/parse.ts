@@ -5,7 +5,7 @@
  */
 import { METHODS } from 'node:http';
 import { parseDocument } from 'yaml';
-import { parseCidr } from '../../shared/client-ip.js';
+import { parseCidr } from '../../shared/cidr.js';
 import { parseHostPattern, parsePathPattern } from './patterns.js';
 import { CONDITION_KEYS, hasIdentityConditions, ruleLabel } from './types.js';
 import type { ConditionKey, Effect, Policy, Rule } from './types.js';

@@ -1,5 +1,5 @@
 /** Path and host patterns: parsing with precise errors, and the reference (non-indexed) matchers. */
-import { parseHost } from '../request/front-end.js';
+import { parseHost } from '../../shared/host.js';
 import type { HostPattern, PathPattern } from './types.js';
 
 const NON_ASCII = /[^\x00-\x7f]/;

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { normalizeIp } from '../../shared/client-ip.js';
+import { normalizeIp } from '../../shared/cidr.js';
 
 /**
  * The network a client address counts against (rate limits, outstanding logins): an IPv4 address as

@@ -1,14 +1,14 @@
 import type { Audit } from '../../shared/audit.js';
 import type { TokenServiceConfig } from '../config.js';
 import type { TokenMetrics } from '../metrics.js';
-import type { Identity, IssuedToken } from '../tokens/issuer.js';
+import type { IssuedToken, TokenClaims } from '../tokens/issuer.js';
 
 /** What the token-service's route plugins share, passed as plugin options (routes stay encapsulated). */
 export interface RouteContext {
   config: TokenServiceConfig;
   metrics: TokenMetrics;
   audit: Audit;
-  issue: (identity: Identity) => IssuedToken;
+  issue: (claims: TokenClaims) => IssuedToken;
 }
 
 export const ErrorBody = {

@@ -1,7 +1,8 @@
 import fp from 'fastify-plugin';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync, onRequestHookHandler } from 'fastify';
-import { ClientAddressResolver, inList } from '../../shared/client-ip.js';
+import { inList } from '../../shared/cidr.js';
+import { ClientAddressResolver } from '../../shared/client-ip.js';
 import type { RouteContext } from './context.js';
 import { RateLimitedError } from '../../shared/errors.js';
 import { clientNetwork } from './client-network.js';

@@ -2,7 +2,7 @@ import './xmldom-compat.js';
 import { getVerifiedXml } from '@node-saml/node-saml/lib/xml.js';
 import type { Element } from '@xmldom/xmldom';
 import type { SamlSettings } from './config.js';
-import { decodeSamlResponse } from './guards.js';
+import { decodeSamlResponse } from './decode.js';
 import { readRedirect, type MessageParam } from './redirect-binding.js';
 import { asSlo, refuseSlo } from './slo-reasons.js';
 import { NS, children, findWeakAlgorithm, isElement, parseXml } from './xml.js';

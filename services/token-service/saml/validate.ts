@@ -1,6 +1,6 @@
 import type { SamlSettings } from './config.js';
 import { checkAssertion, type ValidatedAssertion } from './assertion.js';
-import { decodeSamlResponse } from './guards.js';
+import { decodeSamlResponse } from './decode.js';
 import { reject } from './reasons.js';
 import { checkResponse, checkStatus, resolveInResponseTo } from './response.js';
 import { verifySignatures } from './signatures.js';

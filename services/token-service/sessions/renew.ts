@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../shared/db/schema.js';
 import { lockSessionBySecret, markEnded, revokeTokensOfSessions, touchSession, type SessionRow } from '../store/sessions.js';
 import { insertToken } from '../store/tokens.js';
-import type { Identity, IssuedToken } from '../tokens/issuer.js';
+import type { IssuedToken, TokenClaims } from '../tokens/issuer.js';
 
 /** `session_renewals_total{result}`: a closed list, pre-registered. */
 export const RENEWAL_RESULTS = ['renewed', 'unknown', 'ended', 'idle', 'expired', 'ambiguous', 'malformed', 'database_unavailable'] as const;
@@ -30,7 +30,7 @@ export interface RenewOptions {
   now: Date;
   idleTimeoutSeconds: number;
   clientAddress: string | null;
-  issue: (identity: Identity) => IssuedToken;
+  issue: (claims: TokenClaims) => IssuedToken;
 }
 
 /**

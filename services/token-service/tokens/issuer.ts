@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createSigner } from 'fast-jwt';
 import type { SigningKey } from '../../shared/jwt-keys.js';
 
-export interface Identity {
+/** What a new token says about its holder (`sub`, `email`, `groups`, `sid`) and how long it may live. */
+export interface TokenClaims {
   subject: string;
   email: string | null;
   groups: string[];
@@ -27,28 +28,28 @@ export interface IssuerOptions {
 }
 
 /** Signs short-lived JWTs with the first configured key; `kid` is that key's RFC 7638 thumbprint. */
-export function createIssuer(opts: IssuerOptions): (identity: Identity, now?: Date) => IssuedToken {
+export function createIssuer(opts: IssuerOptions): (claims: TokenClaims, now?: Date) => IssuedToken {
   const sign = createSigner({
     key: opts.key.privatePem,
     algorithm: opts.key.algorithm,
     kid: opts.key.kid,
   });
-  return (identity, now = new Date()) => {
+  return (claims, now = new Date()) => {
     const iat = Math.floor(now.getTime() / 1000);
-    const cap = identity.notAfter === undefined ? Number.POSITIVE_INFINITY : Math.floor(identity.notAfter.getTime() / 1000);
+    const cap = claims.notAfter === undefined ? Number.POSITIVE_INFINITY : Math.floor(claims.notAfter.getTime() / 1000);
     const exp = Math.min(iat + opts.ttlSeconds, cap);
     const jti = randomUUID();
     const token = sign({
       iss: opts.issuer,
       aud: opts.audience,
-      sub: identity.subject,
+      sub: claims.subject,
       jti,
       iat,
       nbf: iat,
       exp,
-      email: identity.email,
-      groups: identity.groups,
-      ...(identity.sid === undefined ? {} : { sid: identity.sid }),
+      email: claims.email,
+      groups: claims.groups,
+      ...(claims.sid === undefined ? {} : { sid: claims.sid }),
     });
     return { token, jti, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) };
   };

@@ -1,6 +1,6 @@
 import t from 'tap';
+import { parseHost } from '../../../services/shared/host.js';
 import {
-  parseHost,
   readOriginalRequest,
   splitAbsoluteUrl,
   type AuthRequestInput,

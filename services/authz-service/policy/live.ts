@@ -66,7 +66,7 @@ function logFindings(log: Log, loaded: LoadedPolicy): void {
  * watchers miss); a changed file that validates (and has no lint error) replaces the policy
  * atomically, one that does not is refused and the last good policy stays (logged, counted).
  */
-export class PolicyStore {
+export class LivePolicy {
   private timer: NodeJS.Timeout | undefined;
   private lastStat = '';
 
@@ -79,12 +79,12 @@ export class PolicyStore {
   ) {}
 
   /** The policy at start: throws PolicyError (the service refuses to start) on an invalid policy or a lint error. */
-  static async open(file: string, log: Log, onReload: PolicyStore['onReload'], opts: PolicyLoadOptions = {}): Promise<PolicyStore> {
-    const store = new PolicyStore(file, await compilePolicyFile(file, opts), log, onReload, opts);
-    store.lastStat = await store.statKey();
-    logFindings(log, store.current);
-    onReload('ok', store.current);
-    return store;
+  static async open(file: string, log: Log, onReload: LivePolicy['onReload'], opts: PolicyLoadOptions = {}): Promise<LivePolicy> {
+    const live = new LivePolicy(file, await compilePolicyFile(file, opts), log, onReload, opts);
+    live.lastStat = await live.statKey();
+    logFindings(log, live.current);
+    onReload('ok', live.current);
+    return live;
   }
 
   watch(intervalSeconds: number): void {
