@@ -4,6 +4,7 @@
  * header its proxy does not overwrite. Headers of another front end that disagree are refused. Pure.
  */
 import { isIPv6 } from 'node:net';
+import { HTTP_TOKEN } from '../../shared/http-token.js';
 
 export type FrontEnd = 'nginx' | 'ingress-nginx' | 'traefik' | 'envoy';
 export const FRONT_ENDS: readonly FrontEnd[] = ['nginx', 'ingress-nginx', 'traefik', 'envoy'];
@@ -57,7 +58,6 @@ export interface OriginalRequest {
 export type ReadResult = OriginalRequest | { ok: false; reason: FrontEndRefusal };
 
 const DEFAULTS: FrontEndOptions = { envoyPathPrefix: '/auth/ext' };
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const DNS_NAME = /^[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})*$/;
 const PORT = /^[0-9]{1,5}$/;
 const SCHEME = /^https?:\/\//i;
@@ -140,7 +140,7 @@ function readConfigured(fe: FrontEnd, input: AuthRequestInput, opts: FrontEndOpt
       break;
   }
   if (method === undefined || host === undefined || rawPath === undefined) return null;
-  if (!TOKEN.test(method)) throw new Refusal('bad_method');
+  if (!HTTP_TOKEN.test(method)) throw new Refusal('bad_method');
   const validHost = parseHost(host);
   if (validHost === null) throw new Refusal('bad_host');
   return { ok: true, method: upper(method), host: validHost, rawPath };
@@ -164,7 +164,7 @@ function withOverride(read: OriginalRequest, input: AuthRequestInput, opts: Fron
     if (v === undefined) continue;
     if (!opts.allowMethodOverride || Array.isArray(v)) return refusal('method_override');
     const trimmed = v.trim();
-    if (!TOKEN.test(trimmed)) return refusal('method_override');
+    if (!HTTP_TOKEN.test(trimmed)) return refusal('method_override');
     const m = upper(trimmed);
     if (override !== undefined && override !== m) return refusal('method_override');
     override = m;
