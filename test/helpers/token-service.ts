@@ -6,11 +6,9 @@ import { signSamlResponse, type SignSamlResponseOptions } from '../../services/d
 import type { SigningKey } from '../../services/shared/jwt-keys.js';
 import { LogCapture } from './app.js';
 import { AUDIENCE, ISSUER, newSigningKey } from './tokens.js';
+import { ACS_URL, IDP_ISSUER, IDP_SSO_URL, SP_ENTITY } from './idp-sp.js';
 
-export const IDP_ISSUER = 'http://www.okta.com/exk-test';
-export const SP_ENTITY = 'https://auth.test.example/saml/metadata';
-export const ACS_URL = 'https://auth.test.example/saml/acs';
-export const IDP_SSO_URL = 'https://idp.test.example/sso';
+export { ACS_URL, IDP_ISSUER, IDP_SSO_URL, SP_ENTITY };
 export const RETURN_BASE = 'https://app.test.example/';
 
 export interface TokenFixture {
