@@ -2,6 +2,7 @@ import { BlockList } from 'node:net';
 import { EnvReader, type Env } from '../shared/env.js';
 import { readCommonConfig, type CommonConfig } from '../shared/config.js';
 import { DEFAULT_COOKIE_NAME } from '../shared/cookies.js';
+import { HTTP_TOKEN } from '../shared/http-token.js';
 import { readTrustedProxies } from '../shared/trusted-proxies.js';
 import { loadVerificationKeys, type VerificationKey } from '../shared/jwt-keys.js';
 import { FRONT_ENDS, type FrontEnd } from './request/front-end.js';
@@ -113,7 +114,7 @@ export function loadAuthzServiceConfig(env: Env): AuthzServiceConfig {
     r.fail('ENVOY_PATH_PREFIX', 'expected a path such as /auth/ext (not "/auth", without a trailing slash)');
   }
   const cookieName = r.string('COOKIE_NAME', { default: DEFAULT_COOKIE_NAME }) ?? DEFAULT_COOKIE_NAME;
-  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookieName)) r.fail('COOKIE_NAME', 'expected a cookie-name token');
+  if (!HTTP_TOKEN.test(cookieName)) r.fail('COOKIE_NAME', 'expected a cookie-name token');
 
   const tokenKids = keys.kind === 'static' ? keys.keys.flatMap((k) => k.kids) : [];
   const cacheMaxEntries = r.int('CACHE_MAX_ENTRIES', { default: 100_000, min: 100, max: 10_000_000 });

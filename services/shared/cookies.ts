@@ -9,9 +9,6 @@
  */
 export const DEFAULT_COOKIE_NAME = '__Host-saml_authz';
 
-/** RFC 6265 cookie-name token. */
-export const COOKIE_NAME_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
 /**
  * What is wrong with a cookie's name for its attributes, or undefined: browsers drop a `__Host-` cookie
  * with a Domain or without Secure, and a `__Secure-` one without Secure (prefixes compared

@@ -12,7 +12,7 @@ import metadata from './routes/metadata.js';
 import logout from './routes/logout.js';
 import identity from './routes/identity.js';
 import slo from './routes/slo.js';
-import type { RouteContext } from './routes/context.js';
+import { samlBodyLimit, type RouteContext } from './routes/context.js';
 
 export interface BuildOptions {
   logStream?: NodeJS.WritableStream;
@@ -24,7 +24,7 @@ export async function buildApp(config: TokenServiceConfig, opts: BuildOptions = 
     config,
     accessLog: 'info',
     ...(opts.logStream ? { logStream: opts.logStream } : {}),
-    bodyLimit: Math.ceil(config.saml.maxResponseBytes * 1.5) + 4096,
+    bodyLimit: samlBodyLimit(config),
   });
   if (config.trustedProxiesWide.length > 0) {
     app.log.warn({ trusted_proxies: config.trustedProxiesWide }, 'TRUSTED_PROXIES holds a range wider than /8 (TRUSTED_PROXIES_ALLOW_WIDE=true): a client inside it chooses its own address for ALLOWED_CIDRS and the rate limit');
@@ -40,7 +40,7 @@ export async function buildApp(config: TokenServiceConfig, opts: BuildOptions = 
   // Only the ACS reads a body (a form); any other body is left unread rather than parsed.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
-  await app.register(formbody, { bodyLimit: Math.ceil(config.saml.maxResponseBytes * 1.5) + 4096 });
+  await app.register(formbody, { bodyLimit: samlBodyLimit(config) });
   await app.register(guards, ctx);
   await app.register(acs, ctx);
   await app.register(login, ctx);

@@ -4,7 +4,8 @@ import { EnvReader, type Env } from '../shared/env.js';
 import { readCommonConfig, type CommonConfig } from '../shared/config.js';
 import { JWT_ALGORITHMS, loadSigningKeys, splitPem, type JwtAlgorithm, type SigningKey } from '../shared/jwt-keys.js';
 import { parseCidrList } from '../shared/cidr.js';
-import { COOKIE_NAME_TOKEN, DEFAULT_COOKIE_NAME, cookiePrefixProblem } from '../shared/cookies.js';
+import { DEFAULT_COOKIE_NAME, cookiePrefixProblem } from '../shared/cookies.js';
+import { HTTP_TOKEN } from '../shared/http-token.js';
 import { LOGIN_STATE_PREFIX } from './routes/login-state.js';
 import { SIGNATURE_POLICIES, samlSettings, SamlConfigError, type SamlSettings, type SamlSettingsInput } from './saml/config.js';
 import { readGroupsFilter, type GroupsFilter } from './tokens/groups-filter.js';
@@ -198,7 +199,7 @@ export function loadTokenServiceConfig(env: Env): TokenServiceConfig {
   if (config.session.maxLifetimeSeconds < config.jwt.ttlSeconds) {
     r.fail('SESSION_MAX_LIFETIME_SECONDS', `must be at least JWT_TTL_SECONDS (${config.jwt.ttlSeconds})`);
   }
-  if (!COOKIE_NAME_TOKEN.test(config.cookie.name)) r.fail('COOKIE_NAME', 'expected a cookie-name token');
+  if (!HTTP_TOKEN.test(config.cookie.name)) r.fail('COOKIE_NAME', 'expected a cookie-name token');
   else if (config.cookie.name.toLowerCase().startsWith(LOGIN_STATE_PREFIX.toLowerCase())) r.fail('COOKIE_NAME', `${LOGIN_STATE_PREFIX}… names the login-state cookies`);
   const prefixProblem = cookiePrefixProblem(config.cookie.name, config.cookie);
   if (prefixProblem !== undefined) r.fail(config.cookie.domain !== undefined ? 'COOKIE_DOMAIN' : 'COOKIE_SECURE', prefixProblem);

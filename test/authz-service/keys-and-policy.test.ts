@@ -67,7 +67,7 @@ t.test('JWKS: an unknown kid triggers at most one refresh per interval', async (
   published = [key, next];
   await new Promise((r) => setTimeout(r, 2100));
   const results = await Promise.all(Array.from({ length: 20 }, () => ask(app, fresh.token)));
-  t.ok(results.every((r) => r.statusCode === 200), 'after the interval one refresh picks up the new key');
+  t.same(new Set(results.map((r) => r.statusCode)), new Set([200]), 'after the interval one refresh picks up the new key');
   t.equal(fetches, 2, 'twenty concurrent requests caused one fetch');
 });
 

@@ -39,10 +39,10 @@ t.test('a flood of well-signed unknown tokens makes a bounded number of batched 
   const queries = countQueries(app);
   const unknown = Array.from({ length: 1000 }, () => mint(key).token);
   const results = await Promise.all(unknown.map((tok) => ask(app, tok)));
-  t.ok(results.every((r) => r.statusCode === 401), 'all refused');
+  t.same(new Set(results.map((r) => r.statusCode)), new Set([401]), 'all refused');
   t.ok(queries() <= 10, `1000 unknown tokens took ${queries()} queries (batched)`);
   const again = await Promise.all(unknown.slice(0, 100).map((tok) => ask(app, tok)));
-  t.ok(again.every((r) => r.statusCode === 401 && r.headers['x-auth-request-reason'] === 'unknown_token'));
+  t.same(new Set(again.map((r) => `${r.statusCode} ${String(r.headers['x-auth-request-reason'])}`)), new Set(['401 unknown_token']), 'refused as unknown_token');
   t.ok(queries() <= 10, 'their second sight is answered from the cache');
 });
 

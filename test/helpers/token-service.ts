@@ -6,10 +6,9 @@ import { signSamlResponse, type SignSamlResponseOptions } from '../../services/d
 import type { SigningKey } from '../../services/shared/jwt-keys.js';
 import { LogCapture } from './app.js';
 import { AUDIENCE, ISSUER, newSigningKey } from './tokens.js';
+import { ACS_URL, IDP_ISSUER, IDP_SSO_URL, SP_ENTITY } from './idp-sp.js';
 
-export const IDP_ISSUER = 'http://www.okta.com/exk-test';
-export const SP_ENTITY = 'https://auth.test.example/saml/metadata';
-export const ACS_URL = 'https://auth.test.example/saml/acs';
+export { ACS_URL, IDP_ISSUER, IDP_SSO_URL, SP_ENTITY };
 export const RETURN_BASE = 'https://app.test.example/';
 
 export interface TokenFixture {
@@ -24,6 +23,20 @@ export interface TokenFixture {
 
 let sharedIdp: Promise<KeyPair> | undefined;
 
+/** The IdP, SP and JWT settings every test token-service shares (the IdP's certificate, the JWT signing key). */
+export function samlJwtEnv(idpCert: string, jwtKey: SigningKey): Record<string, string> {
+  return {
+    SAML_IDP_CERT: idpCert,
+    SAML_IDP_ISSUER: IDP_ISSUER,
+    SAML_IDP_SSO_URL: IDP_SSO_URL,
+    SAML_SP_ENTITY_ID: SP_ENTITY,
+    SAML_ACS_URL: ACS_URL,
+    JWT_PRIVATE_KEY: jwtKey.privatePem,
+    JWT_ISSUER: ISSUER,
+    JWT_AUDIENCE: AUDIENCE,
+  };
+}
+
 /** A token-service app on a test database, configured only through its environment. */
 export async function buildTokenService(
   t: { teardown(fn: () => unknown): void },
@@ -34,14 +47,7 @@ export async function buildTokenService(
   const config = loadTokenServiceConfig({
     DATABASE_URL: opts.databaseUrl,
     LOG_LEVEL: 'info',
-    SAML_IDP_CERT: idp.cert,
-    SAML_IDP_ISSUER: IDP_ISSUER,
-    SAML_IDP_SSO_URL: 'https://idp.test.example/sso',
-    SAML_SP_ENTITY_ID: SP_ENTITY,
-    SAML_ACS_URL: ACS_URL,
-    JWT_PRIVATE_KEY: jwtKey.privatePem,
-    JWT_ISSUER: ISSUER,
-    JWT_AUDIENCE: AUDIENCE,
+    ...samlJwtEnv(idp.cert, jwtKey),
     ALLOWED_RETURN_URLS: RETURN_BASE,
     SWEEP_INTERVAL_SECONDS: '0',
     // Most tests redeem unsolicited responses; the service default is off (tests of that default unset it).

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { withDb } from '../helpers/db.js';
-import { buildTokenService, postAcs, ACS_URL, IDP_ISSUER, SP_ENTITY } from '../helpers/token-service.js';
-import { AUDIENCE, ISSUER, newSigningKey } from '../helpers/tokens.js';
+import { buildTokenService, postAcs, samlJwtEnv } from '../helpers/token-service.js';
+import { newSigningKey } from '../helpers/tokens.js';
 import { generateIdpKeys } from '../../services/dev-idp/keys.js';
 import { loadTokenServiceConfig } from '../../services/token-service/config.js';
 import { ConfigError } from '../../services/shared/env.js';
@@ -11,14 +11,7 @@ t.test('COOKIE_NAME defaults to __Host-saml_authz; a prefix its attributes break
   const idp = await generateIdpKeys();
   const base = {
     DATABASE_URL: 'postgres://u@localhost/db',
-    SAML_IDP_CERT: idp.cert,
-    SAML_IDP_ISSUER: IDP_ISSUER,
-    SAML_IDP_SSO_URL: 'https://idp.test.example/sso',
-    SAML_SP_ENTITY_ID: SP_ENTITY,
-    SAML_ACS_URL: ACS_URL,
-    JWT_PRIVATE_KEY: newSigningKey('ES256').privatePem,
-    JWT_ISSUER: ISSUER,
-    JWT_AUDIENCE: AUDIENCE,
+    ...samlJwtEnv(idp.cert, newSigningKey('ES256')),
   };
   const rows: { name: string; env: Record<string, string>; cookie?: { name: string; secure: boolean; domain?: string }; problem?: RegExp }[] = [
     { name: 'defaults', env: {}, cookie: { name: '__Host-saml_authz', secure: true } },

@@ -148,7 +148,7 @@ t.test('IdP-initiated logout, HTTP-Redirect: ends that session only, answers a s
   const session = await db.kysely.selectFrom('sessions').select(['ended_at', 'end_reason']).where('sid', '=', s1.sid).executeTakeFirstOrThrow();
   t.equal(session.end_reason, 'idp_logout');
   t.equal(await counter(svc.app, 'saml_slo_total', 'direction="idp_initiated",result="completed"'), 1);
-  t.ok(svc.logs.find((l) => l.event === 'slo_in' && l.subject === 'alice@example.com' && l.result === 'completed').length === 1, 'audited');
+  t.equal(svc.logs.find((l) => l.event === 'slo_in' && l.subject === 'alice@example.com' && l.result === 'completed').length, 1, 'audited');
 
   const none = await getSlo(svc.app, redirectQuery('SAMLRequest', request({ nameId: 'carol@example.com' }).xml, svc.idp.key));
   t.equal(none.statusCode, 302, 'a NameID without sessions is answered Success too');
@@ -278,7 +278,7 @@ t.test('a browser sign-out continues at the IdP with the session\'s NameID, form
   t.match(sent.xml, /<samlp:SessionIndex>_idp_session_7<\/samlp:SessionIndex>/);
   const live = await db.kysely.selectFrom('issued_tokens').select('jti').where('revoked_at', 'is', null).execute();
   t.same(live, [], 'the local session already ended');
-  t.ok(svc.logs.find((l) => l.event === 'slo_out' && l.result === 'started').length === 1, 'audited');
+  t.equal(svc.logs.find((l) => l.event === 'slo_out' && l.result === 'started').length, 1, 'audited');
 
   const id = /ID="([^"]+)"/.exec(sent.xml)![1]!;
   const back = await getSlo(svc.app, redirectQuery('SAMLResponse', response(id).xml, svc.idp.key));

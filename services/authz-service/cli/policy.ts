@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { HTTP_TOKEN } from '../../shared/http-token.js';
 import { compilePolicy, explainDecision, lintPolicy, parsePolicy, ruleLabel } from '../policy/index.js';
 import type { Decision, Identity, Policy } from '../policy/index.js';
 import { splitAbsoluteUrl } from '../request/front-end.js';
@@ -118,7 +119,7 @@ function explainOptions(rest: string[]) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
   if (values.method === undefined || values.url === undefined) throw new UsageError('explain needs --method and --url');
-  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(values.method)) throw new UsageError(`--method: "${values.method}" is not a method`);
+  if (!HTTP_TOKEN.test(values.method)) throw new UsageError(`--method: "${values.method}" is not a method`);
   if (values.anonymous && (values.subject !== undefined || values.groups !== undefined)) {
     throw new UsageError('--anonymous cannot be combined with --subject or --groups');
   }

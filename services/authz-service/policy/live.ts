@@ -4,6 +4,7 @@ import { PolicyError, readPolicyFile } from './load.js';
 import { compilePolicy, type CompiledPolicy } from './compile.js';
 import { lintPolicy } from './lint.js';
 import { ruleLabel, type LintFinding } from './types.js';
+import type { Log } from '../../shared/log.js';
 
 export interface LoadedPolicy {
   compiled: CompiledPolicy;
@@ -45,12 +46,6 @@ export async function compilePolicyFile(file: string, opts: PolicyLoadOptions = 
     ruleCount: policy.rules.length,
     findings,
   };
-}
-
-interface Log {
-  error(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
 }
 
 /** Lint errors (when allowed) and warnings, logged whenever a policy comes into force. */

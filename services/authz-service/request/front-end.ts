@@ -4,6 +4,7 @@
  * header its proxy does not overwrite. Headers of another front end that disagree are refused. Pure.
  */
 import { parseHost } from '../../shared/host.js';
+import { HTTP_TOKEN } from '../../shared/http-token.js';
 
 export type FrontEnd = 'nginx' | 'ingress-nginx' | 'traefik' | 'envoy';
 export const FRONT_ENDS: readonly FrontEnd[] = ['nginx', 'ingress-nginx', 'traefik', 'envoy'];
@@ -57,7 +58,6 @@ export interface OriginalRequest {
 export type ReadResult = OriginalRequest | { ok: false; reason: FrontEndRefusal };
 
 const DEFAULTS: FrontEndOptions = { envoyPathPrefix: '/auth/ext' };
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const SCHEME = /^https?:\/\//i;
 const LOWER = /[a-z]/;
 /** `host=` parameters of a `Forwarded` header (quoted or token), case-insensitive. */
@@ -138,7 +138,7 @@ function readConfigured(fe: FrontEnd, input: AuthRequestInput, opts: FrontEndOpt
       break;
   }
   if (method === undefined || host === undefined || rawPath === undefined) return null;
-  if (!TOKEN.test(method)) throw new Refusal('bad_method');
+  if (!HTTP_TOKEN.test(method)) throw new Refusal('bad_method');
   const validHost = parseHost(host);
   if (validHost === null) throw new Refusal('bad_host');
   return { ok: true, method: upper(method), host: validHost, rawPath };
@@ -162,7 +162,7 @@ function withOverride(read: OriginalRequest, input: AuthRequestInput, opts: Fron
     if (v === undefined) continue;
     if (!opts.allowMethodOverride || Array.isArray(v)) return refusal('method_override');
     const trimmed = v.trim();
-    if (!TOKEN.test(trimmed)) return refusal('method_override');
+    if (!HTTP_TOKEN.test(trimmed)) return refusal('method_override');
     const m = upper(trimmed);
     if (override !== undefined && override !== m) return refusal('method_override');
     override = m;

@@ -1,11 +1,9 @@
 import { loadVerificationKeys, type VerificationKey } from '../../shared/jwt-keys.js';
 import { TokenVerifier, type VerifyResult } from '../../shared/jwt-verify.js';
+import type { Log as SharedLog } from '../../shared/log.js';
 import type { AuthzServiceConfig } from '../config.js';
 
-interface Log {
-  warn(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-}
+type Log = Pick<SharedLog, 'warn' | 'info'>;
 
 /**
  * The verifier and where its keys come from: fixed keys (JWT_PUBLIC_KEYS), or the token-service's JWKS

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { REVOCATION_CHANNEL } from '../../shared/db/schema.js';
+import type { Log } from '../../shared/log.js';
 
 /** Why the listener stopped being trusted (log field and readiness detail). */
 export type DeafReason = 'not_yet_heard' | 'disconnected' | 'probe_missed';
@@ -22,7 +23,7 @@ export interface ListenerOptions {
   sendProbe: (channel: string, payload: string) => Promise<void>;
   probeIntervalMs: number;
   probeTimeoutMs: number;
-  log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+  log: Pick<Log, 'warn' | 'info'>;
   /** How often the connection proves it is alive (a half-open TCP connection hears nothing). */
   heartbeatMs?: number;
 }

@@ -1,19 +1,16 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ConfigError, EnvReader, type Env } from '../env.js';
+import { repoRoot } from '../repo-root.js';
 
 const PROTOCOLS = ['postgres:', 'postgresql:'];
 
 /**
- * The development stack's state folder: SAML_AUTHZ_DEV_DIR, else `.dev` at the repository root (the
- * first folder above this file holding a package.json, from services/… or dist/services/…).
+ * The development stack's state folder: SAML_AUTHZ_DEV_DIR, else `.dev` at the repository root.
  */
 export function devStateDir(env: Env): string {
   if (env.SAML_AUTHZ_DEV_DIR) return env.SAML_AUTHZ_DEV_DIR;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return join(dir, '.dev');
+  return join(repoRoot(), '.dev');
 }
 
 /** Where a running `npm start` writes the URL of its embedded database (removed when it stops). */

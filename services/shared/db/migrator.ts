@@ -1,14 +1,11 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
+import { repoRoot } from '../repo-root.js';
 
-/** The repository's migrations/ folder, found relative to this file (source or dist). */
+/** The repository's migrations/ folder (source or dist). */
 export function defaultMigrationsDir(): string {
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  // services/shared/db → repo root, or dist/services/shared/db → repo root
-  const up = here.includes(`${join('dist', 'services')}`) ? '../../../../' : '../../../';
-  return join(here, up, 'migrations');
+  return join(repoRoot(), 'migrations');
 }
 
 /** Kysely's own migration lock id: a migrator of an older version (session-level lock) still conflicts. */

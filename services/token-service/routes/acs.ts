@@ -15,7 +15,7 @@ import { filterGroups } from '../tokens/groups-filter.js';
 import { oversize } from '../tokens/size.js';
 import { allowedReturnUrl } from './return-url.js';
 import { clearLoginState, loginStateCookieName, presentedLoginState } from './login-state.js';
-import { ErrorBody, NO_STORE, routeRateLimit, type RouteContext } from './context.js';
+import { ErrorBody, NO_STORE, routeRateLimit, samlBodyLimit, type RouteContext } from './context.js';
 
 const AcsBody = Type.Object(
   { SAMLResponse: Type.String({ minLength: 1 }), RelayState: Type.Optional(Type.String({ maxLength: 2048 })) },
@@ -73,7 +73,7 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
   app.post(
     '/saml/acs',
     {
-      bodyLimit: Math.ceil(config.saml.maxResponseBytes * 1.5) + 4096,
+      bodyLimit: samlBodyLimit(config),
       config: { rateLimit: routeRateLimit(config) },
       onRequest: app.redeemAllowlist,
       schema: {

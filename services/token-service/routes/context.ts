@@ -18,6 +18,14 @@ export const ErrorBody = {
   additionalProperties: false,
 } as const;
 
+/**
+ * The body limit wherever a SAML response is read (app, form parser, ACS route): a base64- and
+ * form-encoded response of up to SAML_MAX_RESPONSE_BYTES, with room for the other fields.
+ */
+export function samlBodyLimit(config: TokenServiceConfig): number {
+  return Math.ceil(config.saml.maxResponseBytes * 1.5) + 4096;
+}
+
 export const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;
 
 /**

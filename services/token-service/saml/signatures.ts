@@ -20,6 +20,13 @@ export interface VerifiedParts {
   assertion: Element;
 }
 
+/** The document's samlp:Response root element, or a `malformed` refusal. */
+export function responseRoot(doc: Document): Element {
+  const root = doc.documentElement;
+  if (!isElement(root, NS.protocol, 'Response')) return reject('malformed', 'root element is not samlp:Response');
+  return root;
+}
+
 /**
  * Structure, algorithms, decryption and the signature policy. Signatures are verified by node-saml's
  * `getVerifiedXml` (the function its `validatePostResponseAsync` uses): exactly one enveloped signature
@@ -28,8 +35,7 @@ export interface VerifiedParts {
  * signature present must verify, whatever the policy; the policy says which ones must be present.
  */
 export async function verifySignatures(xml: string, doc: Document, cfg: SamlSettings): Promise<VerifiedParts> {
-  const root = doc.documentElement;
-  if (!isElement(root, NS.protocol, 'Response')) return reject('malformed', 'root element is not samlp:Response');
+  const root = responseRoot(doc);
   const weak = findWeakAlgorithm(doc);
   if (weak !== null) reject('weak_algorithm', `algorithm ${weak}`);
 

@@ -3,8 +3,8 @@ import { checkAssertion, type ValidatedAssertion } from './assertion.js';
 import { decodeSamlResponse } from './decode.js';
 import { reject } from './reasons.js';
 import { checkResponse, checkStatus, resolveInResponseTo } from './response.js';
-import { verifySignatures } from './signatures.js';
-import { NS, isElement, parseXml } from './xml.js';
+import { responseRoot, verifySignatures } from './signatures.js';
+import { parseXml } from './xml.js';
 
 export type { ValidatedAssertion } from './assertion.js';
 
@@ -22,8 +22,7 @@ export type { ValidatedAssertion } from './assertion.js';
 export async function validateSamlResponse(samlResponseBase64: string, cfg: SamlSettings, now: Date = new Date()): Promise<ValidatedAssertion> {
   const xml = decodeSamlResponse(samlResponseBase64, cfg.maxResponseBytes);
   const doc = parseXml(xml);
-  const root = doc.documentElement;
-  if (!isElement(root, NS.protocol, 'Response')) return reject('malformed', 'root element is not samlp:Response');
+  const root = responseRoot(doc);
   checkStatus(root);
   const parts = await verifySignatures(xml, doc, cfg);
   checkResponse(parts, cfg, now);

@@ -184,7 +184,7 @@ t.test('cached: a repeat gets the identical assertion and signs nothing; metrics
   const user = await mintLive(db.kysely, tokenKey);
   const first = (await ask(app, '/app/x', { token: user.token })).headers['x-auth-request-jwt'];
   const again = await Promise.all(Array.from({ length: 20 }, () => ask(app, '/app/y', { token: user.token })));
-  t.ok(again.every((r) => r.statusCode === 200 && r.headers['x-auth-request-jwt'] === first), 'identical assertion 20 times');
+  t.same(again.map((r) => [r.statusCode, r.headers['x-auth-request-jwt']]), Array.from({ length: 20 }, () => [200, first]), 'identical assertion 20 times');
   t.equal(await metric(app, 'authz_upstream_jwt_signed_total'), 1, 'signed once');
   t.equal(await metric(app, 'authz_upstream_jwt_cache_events_total', 'hit'), 20);
   t.equal(await metric(app, 'authz_upstream_jwt_cache_events_total', 'miss'), 1);

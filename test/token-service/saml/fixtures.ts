@@ -3,11 +3,13 @@ import { signSamlResponse, type SignSamlResponseOptions } from '../../../service
 import { samlSettings, type SamlSettings, type SamlSettingsInput } from '../../../services/token-service/saml/config.js';
 import { SamlRejection } from '../../../services/token-service/saml/reasons.js';
 import { validateSamlResponse } from '../../../services/token-service/saml/validate.js';
+import { ACS_URL, IDP_ISSUER, SP_ENTITY } from '../../helpers/idp-sp.js';
 
 export const NOW = new Date('2030-01-15T12:00:00Z');
-export const IDP = 'http://www.okta.com/exk-dev';
-export const SP = 'https://auth.example.com/saml/metadata';
-export const ACS = 'https://auth.example.com/saml/acs';
+/** The IdP and SP of every test (one definition, in test/helpers). */
+export const IDP = IDP_ISSUER;
+export const SP = SP_ENTITY;
+export const ACS = ACS_URL;
 
 export interface Keys {
   idp: KeyPair;

@@ -27,8 +27,8 @@ t.test('metadata with SLO configured: signing and encryption keys, both SLO bind
   t.ok(kds[0]!.textContent!.includes(keys.otherSp.cert.replace(/-----[^-]+-----|\s/g, '')), 'the SP signing certificate');
   const services = children(desc, MD, 'SingleLogoutService');
   t.same(services.map((s) => [attr(s, 'Binding'), attr(s, 'Location')]), [
-    ['urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', 'https://auth.example.com/saml/slo'],
-    ['urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', 'https://auth.example.com/saml/slo'],
+    ['urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', 'https://auth.test.example/saml/slo'],
+    ['urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', 'https://auth.test.example/saml/slo'],
   ], 'SAML_SLO_URL defaults to the ACS origin + /saml/slo');
   t.same(children(desc, MD, 'NameIDFormat').map((n) => n.textContent), [EMAIL]);
   const order = [];
