@@ -15,6 +15,8 @@ export interface AuditEvent {
   jti?: string | null;
   /** The session (sessions.sid). */
   sid?: string | null;
+  /** The entity id of the IdP the subject signed in at (the token's `idp` claim). */
+  idp?: string | null;
   reason?: string;
   rule?: string | null;
   method?: string;

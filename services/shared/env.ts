@@ -42,6 +42,11 @@ export class EnvReader {
     return direct === '' ? undefined : direct;
   }
 
+  /** Whether the variable or its `_FILE` twin is given (non-empty), without reading it. */
+  isSet(name: string): boolean {
+    return (this.env[name] ?? '') !== '' || (this.env[`${name}_FILE`] ?? '') !== '';
+  }
+
   string(name: string, opts: { default?: string; file?: boolean; required?: boolean } = {}): string | undefined {
     const value = this.raw(name, opts) ?? opts.default;
     if (value === undefined && opts.required && !this.failed.has(name)) {

@@ -13,9 +13,18 @@ import logout from './routes/logout.js';
 import identity from './routes/identity.js';
 import slo from './routes/slo.js';
 import { samlBodyLimit, type RouteContext } from './routes/context.js';
+import type { SamlSettings } from './saml/config.js';
+import { fixedDirectory } from './idps/directory.js';
+import { startIdpDirectory } from './idps/live.js';
+import { ENV_IDP_NAME, type IdpDirectory, type IdpEntry } from './idps/types.js';
 
 export interface BuildOptions {
   logStream?: NodeJS.WritableStream;
+}
+
+/** The single IdP of the SAML_IDP_* variables as a directory entry. */
+export function envIdpEntry(idp: SamlSettings): IdpEntry {
+  return { name: ENV_IDP_NAME, entityId: idp.idpIssuer, displayName: idp.idpIssuer, settings: idp };
 }
 
 /** The token-service as a Fastify app, without listening (tests inject; main.ts listens). */
@@ -31,9 +40,20 @@ export async function buildApp(config: TokenServiceConfig, opts: BuildOptions = 
   }
   const signer = config.jwt.keys[0];
   if (!signer) throw new Error('no JWT signing key');
+  let idps: IdpDirectory;
+  if (config.idps.kind === 'env') {
+    idps = fixedDirectory([envIdpEntry(config.idps.idp)]);
+  } else {
+    const live = await startIdpDirectory({ file: config.idps.path, sp: config.sp, defaults: config.idpDefaults, log: app.log, registry: app.metrics });
+    app.addHook('onClose', async () => live.close());
+    idps = live;
+  }
+  const metrics = tokenMetrics(app.metrics);
+  metrics.knowIdps(idps.list().map((i) => i.name));
   const ctx: RouteContext = {
+    idps,
     config,
-    metrics: tokenMetrics(app.metrics),
+    metrics,
     audit: createAudit('token-service', opts.logStream),
     issue: createIssuer({ key: signer, issuer: config.jwt.issuer, audience: config.jwt.audience, ttlSeconds: config.jwt.ttlSeconds }),
   };
@@ -48,6 +68,6 @@ export async function buildApp(config: TokenServiceConfig, opts: BuildOptions = 
   await app.register(logout, ctx);
   await app.register(identity, ctx);
   await app.register(slo, ctx);
-  startSweeper(app, config.sweepIntervalSeconds, config.saml.clockSkewSeconds, ctx);
+  startSweeper(app, config.sweepIntervalSeconds, config.sp.clockSkewSeconds, ctx);
   return app;
 }

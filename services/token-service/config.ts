@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { readTrustedProxies } from '../shared/trusted-proxies.js';
 import { EnvReader, type Env } from '../shared/env.js';
@@ -7,11 +8,16 @@ import { parseCidrList } from '../shared/cidr.js';
 import { DEFAULT_COOKIE_NAME, cookiePrefixProblem } from '../shared/cookies.js';
 import { HTTP_TOKEN } from '../shared/http-token.js';
 import { LOGIN_STATE_PREFIX } from './routes/login-state.js';
-import { SIGNATURE_POLICIES, samlSettings, SamlConfigError, type SamlSettings, type SamlSettingsInput } from './saml/config.js';
+import { SAML_DEFAULTS, SIGNATURE_POLICIES, SamlConfigError, spSettings, withIdp, type IdpSettingsInput, type SamlSettings, type SpSettings, type SpSettingsInput } from './saml/config.js';
 import { readGroupsFilter, type GroupsFilter } from './tokens/groups-filter.js';
 
 export interface TokenServiceConfig extends CommonConfig {
-  saml: SamlSettings;
+  /** Our side of SAML (entity id, ACS, keys, limits): one whatever the number of IdPs. */
+  sp: SpSettings;
+  /** The SAML_* values for the per-IdP settings: the single IdP's, and the defaults of SAML_IDPS_FILE's entries. */
+  idpDefaults: Partial<IdpSettingsInput>;
+  /** The single IdP of the SAML_IDP_* variables, or SAML_IDPS_FILE's path (read by the IdP directory). */
+  idps: { kind: 'env'; idp: SamlSettings } | { kind: 'file'; path: string };
   jwt: { algorithm: JwtAlgorithm; keys: SigningKey[]; issuer: string; audience: string; ttlSeconds: number };
   /** Who may redeem at /saml/acs; undefined = any address (documented: set it in production). */
   allowedCidrs?: BlockList;
@@ -63,9 +69,6 @@ export function loadTokenServiceConfig(env: Env): TokenServiceConfig {
   const r = new EnvReader(env);
   const common = readCommonConfig(r, { port: 8080, metricsPort: 9464 });
 
-  const certText = r.required('SAML_IDP_CERT', { file: true });
-  const idpCerts = splitPem(certText, /CERTIFICATE/);
-  if (certText && idpCerts.length === 0) r.fail('SAML_IDP_CERT', 'expected one or more PEM certificates (-----BEGIN CERTIFICATE-----)');
   const decryptionKey = r.string('SAML_DECRYPTION_KEY', { file: true });
   if (decryptionKey !== undefined && splitPem(decryptionKey, /(?:RSA )?PRIVATE KEY/).length !== 1) {
     r.fail('SAML_DECRYPTION_KEY', 'expected one PEM private key');
@@ -76,44 +79,43 @@ export function loadTokenServiceConfig(env: Env): TokenServiceConfig {
     r.fail('SAML_SP_SIGNING_KEY', 'expected one PEM private key');
   }
   const spSigningCert = r.string('SAML_SP_SIGNING_CERT', { file: true });
-  const idpSloUrl = r.url('SAML_IDP_SLO_URL');
   const sloUrl = r.url('SAML_SLO_URL');
   const maxAge = r.int('SAML_MAX_ASSERTION_AGE_SECONDS', { default: 0, min: 0, max: 7 * 86400 });
-  const samlInput: SamlSettingsInput = {
-    idpCerts,
-    idpIssuer: r.required('SAML_IDP_ISSUER'),
-    idpSsoUrl: r.url('SAML_IDP_SSO_URL', { required: true }) ?? '',
+  const spInput: SpSettingsInput = {
     spEntityId: r.required('SAML_SP_ENTITY_ID'),
     acsUrl: r.url('SAML_ACS_URL', { required: true }) ?? '',
-    signaturePolicy: r.oneOf('SAML_SIGNATURE_POLICY', SIGNATURE_POLICIES, 'either'),
     clockSkewSeconds: r.int('SAML_CLOCK_SKEW_SECONDS', { default: 60, min: 0, max: 600 }),
     ...(maxAge > 0 ? { maxAssertionAgeSeconds: maxAge } : {}),
     ...(decryptionKey !== undefined ? { decryptionKey } : {}),
     ...(spDecryptionCert !== undefined ? { spDecryptionCert } : {}),
     ...(spSigningKey !== undefined ? { spSigningKey } : {}),
     ...(spSigningCert !== undefined ? { spSigningCert } : {}),
-    ...(idpSloUrl !== undefined ? { idpSloUrl } : {}),
     ...(sloUrl !== undefined ? { sloUrl } : {}),
     signAuthnRequests: r.bool('SAML_SIGN_AUTHN_REQUESTS', false),
-    nameIdFormat: r.string('SAML_NAMEID_FORMAT', { default: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress' }) ?? '',
+    maxResponseBytes: r.int('SAML_MAX_RESPONSE_BYTES', { default: 256 * 1024, min: 4096, max: 4 * 1024 * 1024 }),
+    authnRequestTtlSeconds: r.int('SAML_REQUEST_TTL_SECONDS', { default: 300, min: 30, max: 3600 }),
+  };
+  // The per-IdP settings' values for the single-IdP variables, and the defaults of SAML_IDPS_FILE's entries.
+  const idpDefaults = {
+    signaturePolicy: r.oneOf('SAML_SIGNATURE_POLICY', SIGNATURE_POLICIES, 'either'),
+    nameIdFormat: r.string('SAML_NAMEID_FORMAT', { default: SAML_DEFAULTS.nameIdFormat }) ?? '',
     allowTransientNameId: r.bool('SAML_ALLOW_TRANSIENT_NAMEID', false),
     emailAttribute: r.string('SAML_EMAIL_ATTRIBUTE', { default: 'email' }) ?? 'email',
     groupsAttribute: r.string('SAML_GROUPS_ATTRIBUTE', { default: 'groups' }) ?? 'groups',
     // Off by default: an unsolicited response cannot be bound to the browser that posts it (login CSRF).
     allowIdpInitiated: r.bool('SAML_ALLOW_IDP_INITIATED', false),
-    maxResponseBytes: r.int('SAML_MAX_RESPONSE_BYTES', { default: 256 * 1024, min: 4096, max: 4 * 1024 * 1024 }),
-    authnRequestTtlSeconds: r.int('SAML_REQUEST_TTL_SECONDS', { default: 300, min: 30, max: 3600 }),
-  };
-  let saml = samlInput as SamlSettings;
+  } satisfies Partial<IdpSettingsInput>;
+
+  let sp = spInput as SpSettings;
   if (r.problems.length === 0) {
     try {
-      saml = samlSettings(samlInput);
+      sp = spSettings(spInput);
     } catch (err) {
       if (!(err instanceof SamlConfigError)) throw err;
       r.fail(SAML_ENV_NAMES[err.field] ?? 'SAML', err.message);
     }
   }
-
+  const idps = readIdpSource(r, sp, idpDefaults);
   const algorithm = r.oneOf('JWT_ALGORITHM', JWT_ALGORITHMS, 'ES256');
   const keyText = r.required('JWT_PRIVATE_KEY', { file: true });
   let keys: SigningKey[] = [];
@@ -163,7 +165,9 @@ export function loadTokenServiceConfig(env: Env): TokenServiceConfig {
   }
   const config: TokenServiceConfig = {
     ...common,
-    saml,
+    sp,
+    idpDefaults,
+    idps,
     jwt,
     ...(allowedCidrs ? { allowedCidrs } : {}),
     trustedProxies,
@@ -205,4 +209,45 @@ export function loadTokenServiceConfig(env: Env): TokenServiceConfig {
   if (prefixProblem !== undefined) r.fail(config.cookie.domain !== undefined ? 'COOKIE_DOMAIN' : 'COOKIE_SECURE', prefixProblem);
   r.done();
   return config;
+}
+
+const SINGLE_IDP_VARIABLES = ['SAML_IDP_CERT', 'SAML_IDP_ISSUER', 'SAML_IDP_SSO_URL', 'SAML_IDP_SLO_URL'] as const;
+
+/**
+ * SAML_IDPS_FILE, or the single IdP of the SAML_IDP_* variables (not both). The file is read here only
+ * to say at start-up that it cannot be; the IdP directory parses and validates it (and reloads it).
+ */
+function readIdpSource(r: EnvReader, sp: SpSettings, defaults: Partial<IdpSettingsInput>): TokenServiceConfig['idps'] {
+  const path = r.string('SAML_IDPS_FILE');
+  if (path !== undefined) {
+    const alsoSet = SINGLE_IDP_VARIABLES.filter((name) => r.isSet(name));
+    if (alsoSet.length > 0) r.fail('SAML_IDPS_FILE', `set either SAML_IDPS_FILE or the single-IdP variables (${alsoSet.join(', ')}), not both`);
+    try {
+      readFileSync(path, 'utf8');
+    } catch (err) {
+      r.fail('SAML_IDPS_FILE', `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    return { kind: 'file', path };
+  }
+  const certText = r.required('SAML_IDP_CERT', { file: true });
+  const idpCerts = splitPem(certText, /CERTIFICATE/);
+  if (certText && idpCerts.length === 0) r.fail('SAML_IDP_CERT', 'expected one or more PEM certificates (-----BEGIN CERTIFICATE-----)');
+  const idpSloUrl = r.url('SAML_IDP_SLO_URL');
+  const input: IdpSettingsInput = {
+    ...defaults,
+    idpCerts,
+    idpIssuer: r.required('SAML_IDP_ISSUER'),
+    idpSsoUrl: r.url('SAML_IDP_SSO_URL', { required: true }) ?? '',
+    ...(idpSloUrl !== undefined ? { idpSloUrl } : {}),
+  };
+  let idp = { ...sp, ...input } as SamlSettings;
+  if (r.problems.length === 0) {
+    try {
+      idp = withIdp(sp, input);
+    } catch (err) {
+      if (!(err instanceof SamlConfigError)) throw err;
+      r.fail(SAML_ENV_NAMES[err.field] ?? 'SAML', err.message);
+    }
+  }
+  return { kind: 'env', idp };
 }

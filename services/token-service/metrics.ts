@@ -5,7 +5,7 @@ import { LATENCY_BUCKETS, closedCounter } from '../shared/metrics.js';
 import { RENEWAL_RESULTS } from './sessions/renew.js';
 import { SESSION_END_REASONS } from './store/sessions.js';
 
-export const REDEEM_REFUSALS = ['source_not_allowed', 'rate_limited', 'bad_request', 'return_url_not_allowed', 'database_unavailable', 'too_many_pending_logins', 'not_a_navigation'] as const;
+export const REDEEM_REFUSALS = ['source_not_allowed', 'rate_limited', 'bad_request', 'return_url_not_allowed', 'database_unavailable', 'too_many_pending_logins', 'not_a_navigation', 'unknown_idp', 'idp_unavailable'] as const;
 export const REVOCATION_SOURCES = ['logout', 'cli'] as const;
 export const SLO_DIRECTIONS = ['idp_initiated', 'sp_initiated'] as const;
 /**
@@ -15,6 +15,10 @@ export const SLO_DIRECTIONS = ['idp_initiated', 'sp_initiated'] as const;
  * Success; `refused`: the message failed a check (reason in saml_slo_refused_total); `unavailable`: Postgres failed.
  */
 export const SLO_RESULTS = ['started', 'completed', 'no_session', 'partial', 'refused', 'unavailable'] as const;
+
+/** The `idp` label of a refusal before any configured IdP was found (malformed, unknown Issuer). */
+export const NO_IDP = 'none';
+export const SIGN_IN_RESULTS = ['issued', 'refused'] as const;
 
 /** The token-service's own metrics; every label value is from a closed list and pre-registered. */
 export function tokenMetrics(registry: Registry) {
@@ -40,7 +44,12 @@ export function tokenMetrics(registry: Registry) {
   const sessionsStarted = new Counter({ name: 'sessions_started_total', help: 'Sessions started at a sign-in', registers: [registry] });
   const sessionRenewals = closedCounter(registry, 'session_renewals_total', 'Session renewals at /saml/login with a session cookie, by result', 'result', RENEWAL_RESULTS);
   const sessionsEnded = closedCounter(registry, 'sessions_ended_total', 'Sessions ended by this service, by reason', 'reason', SESSION_END_REASONS);
-  return { issued, samlRejected, redeemRefused, revocations, slo, sloRefused, signing, samlValidation, sessionsStarted, sessionRenewals, sessionsEnded };
+  // Labelled by the configured IdP's short name (bounded: configured IdPs and `none`); pre-registered by `knowIdps`.
+  const signIns = new Counter({ name: 'saml_sign_ins_total', help: 'SAML responses by configured IdP and result (issued a token, or refused)', labelNames: ['idp', 'result'] as const, registers: [registry] });
+  const knowIdps = (names: readonly string[]) => {
+    for (const idp of [...names, NO_IDP]) for (const result of SIGN_IN_RESULTS) signIns.inc({ idp, result }, 0);
+  };
+  return { issued, signIns, knowIdps, samlRejected, redeemRefused, revocations, slo, sloRefused, signing, samlValidation, sessionsStarted, sessionRenewals, sessionsEnded };
 }
 
 export type TokenMetrics = ReturnType<typeof tokenMetrics>;

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { withDb } from '../helpers/db.js';
-import { ACS_URL, IDP_ISSUER, SP_ENTITY, buildTokenService, postAcs } from '../helpers/token-service.js';
+import { ACS_URL, IDP_ISSUER, SP_ENTITY, buildTokenService, envIdp, postAcs } from '../helpers/token-service.js';
+import type { TokenServiceConfig } from '../../services/token-service/config.js';
 import { buildDevIdp } from '../../services/dev-idp/app.js';
 import { generateSpEncryptionKeys } from '../../services/dev-idp/keys.js';
 import { FORMATS } from '../../services/dev-idp/slo.js';
@@ -28,8 +29,8 @@ async function setup(t: { teardown(fn: () => unknown): void }, idpFormat?: strin
 }
 
 /** The dev IdP's sign-in form, submitted; returns the SAMLResponse and the IdP's session cookie. */
-async function signInAtIdp(idp: Awaited<ReturnType<typeof buildDevIdp>>, svc: { config: { saml: Parameters<typeof buildLoginRedirect>[0] } }, user = 'alice@example.com') {
-  const login = await buildLoginRedirect(svc.config.saml);
+async function signInAtIdp(idp: Awaited<ReturnType<typeof buildDevIdp>>, svc: { config: TokenServiceConfig }, user = 'alice@example.com') {
+  const login = await buildLoginRedirect(envIdp(svc.config));
   const form = await idp.inject({ method: 'GET', url: `/sso${new URL(login.url).search}` });
   const posted = await idp.inject({
     method: 'POST', url: '/sso', headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -58,11 +59,11 @@ t.test('SP-initiated SLO through the dev IdP: its session ends, so the next sign
   const { db, svc, idp } = await setup(t);
   const first = await signInAtIdp(idp, svc);
   t.match(first.cookie, /^dev_idp_session=/);
-  const again = await buildLoginRedirect(svc.config.saml);
+  const again = await buildLoginRedirect(envIdp(svc.config));
   const sso = await idp.inject({ method: 'GET', url: `/sso${new URL(again.url).search}`, headers: { cookie: first.cookie } });
   t.ok(field(sso.body, 'SAMLResponse'), 'while signed in at the IdP, no form: single sign-on');
 
-  const to = await continueWithSingleLogout(db.kysely, svc.config.saml, { nameId: 'alice@example.com' }, null);
+  const to = await continueWithSingleLogout(db.kysely, envIdp(svc.config), { nameId: 'alice@example.com' }, null);
   const atIdp = await idp.inject({ method: 'GET', url: pathOf(to), headers: { cookie: first.cookie } });
   t.equal(atIdp.statusCode, 302, 'the IdP verified our LogoutRequest');
   t.ok(String(atIdp.headers.location).startsWith(`${SP_SLO}?SAMLResponse=`));
@@ -70,7 +71,7 @@ t.test('SP-initiated SLO through the dev IdP: its session ends, so the next sign
   t.equal(back.statusCode, 200, 'the token-service accepted the dev IdP\'s LogoutResponse');
   t.match(back.body, /Signed out/);
 
-  const later = await buildLoginRedirect(svc.config.saml);
+  const later = await buildLoginRedirect(envIdp(svc.config));
   const form = await idp.inject({ method: 'GET', url: `/sso${new URL(later.url).search}`, headers: { cookie: first.cookie } });
   t.equal(field(form.body, 'SAMLResponse'), null, 'no single sign-on any more');
   t.match(form.body, /<form method="post" action="\/sso">/, 'the sign-in form again');
@@ -100,10 +101,10 @@ t.test('IdP-initiated SLO from the dev IdP (/dev/logout-all) ends the sessions a
 t.test('ForceAuthn: while signed in at the dev IdP, an AuthnRequest with ForceAuthn="true" gets the sign-in form again, not single sign-on', async (t) => {
   const { svc, idp } = await setup(t);
   const { cookie } = await signInAtIdp(idp, svc);
-  const plain = await buildLoginRedirect(svc.config.saml);
+  const plain = await buildLoginRedirect(envIdp(svc.config));
   const sso = await idp.inject({ method: 'GET', url: `/sso${new URL(plain.url).search}`, headers: { cookie } });
   t.ok(field(sso.body, 'SAMLResponse'), 'without ForceAuthn: answered from the IdP session');
-  const forced = await buildLoginRedirect(svc.config.saml, undefined, new Date(), { forceAuthn: true });
+  const forced = await buildLoginRedirect(envIdp(svc.config), undefined, new Date(), { forceAuthn: true });
   const form = await idp.inject({ method: 'GET', url: `/sso${new URL(forced.url).search}`, headers: { cookie } });
   t.equal(form.statusCode, 200);
   t.equal(field(form.body, 'SAMLResponse'), null, 'with ForceAuthn: no response from the session');

@@ -1,6 +1,7 @@
 import { buildApp } from '../../services/token-service/app.js';
 import { loadTokenServiceConfig, type TokenServiceConfig } from '../../services/token-service/config.js';
 import type { App } from '../../services/shared/app-base.js';
+import type { SamlSettings } from '../../services/token-service/saml/config.js';
 import { generateIdpKeys, type KeyPair } from '../../services/dev-idp/keys.js';
 import { signSamlResponse, type SignSamlResponseOptions } from '../../services/dev-idp/sign.js';
 import type { SigningKey } from '../../services/shared/jwt-keys.js';
@@ -81,4 +82,10 @@ export function postAcs(app: App, samlResponse: string, opts: { relayState?: str
     payload: form.toString(),
     ...(opts.remote ? { remoteAddress: opts.remote } : {}),
   });
+}
+
+/** The single IdP's settings of a token-service configured with the SAML_IDP_* variables. */
+export function envIdp(config: TokenServiceConfig): SamlSettings {
+  if (config.idps.kind !== 'env') throw new Error('the token-service is configured with SAML_IDPS_FILE, not one IdP');
+  return config.idps.idp;
 }

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { withDb } from '../helpers/db.js';
-import { buildTokenService, postAcs, RETURN_BASE, type TokenFixture } from '../helpers/token-service.js';
+import { buildTokenService, envIdp, postAcs, RETURN_BASE, type TokenFixture } from '../helpers/token-service.js';
 import { readAuthnRequest } from '../../services/dev-idp/app.js';
 import { saveRequestId } from '../../services/token-service/store/saml.js';
 
@@ -114,7 +114,7 @@ t.test('JSON clients need no login state (no cookie is set in anyone\'s browser)
 t.test('IdP-initiated (unsolicited) login is off unless SAML_ALLOW_IDP_INITIATED=true', async (t) => {
   const db = await withDb(t);
   const svc = await buildTokenService(t, { databaseUrl: db.url, env: { SAML_ALLOW_IDP_INITIATED: '' } });
-  t.equal(svc.config.saml.allowIdpInitiated, false, 'the default is off');
+  t.equal(envIdp(svc.config).allowIdpInitiated, false, 'the default is off');
   const res = await postAcs(svc.app, (await svc.sign()).samlResponse, { accept: HTML, relayState: `${RETURN_BASE}x` });
   t.equal(res.statusCode, 401);
   t.equal(sessionCookie(res), undefined);

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { decodeJwt } from 'jose';
 import { withDb } from '../helpers/db.js';
-import { buildTokenService, postAcs, RETURN_BASE, type TokenFixture } from '../helpers/token-service.js';
+import { buildTokenService, IDP_ISSUER, postAcs, RETURN_BASE, type TokenFixture } from '../helpers/token-service.js';
 import { mintLive } from '../helpers/tokens.js';
 
 type Db = Awaited<ReturnType<typeof withDb>>;
@@ -106,6 +106,7 @@ t.test('userinfo: the identity and session ends of a live token; 401 for none, a
     email: 'alice@example.com',
     groups: ['staff', 'admins'],
     sid: s.sid,
+    idp: IDP_ISSUER,
     token_expires_at: new Date(Number(decodeJwt(s.token).exp) * 1000).toISOString(),
     session_expires_at: row.expires_at.toISOString(),
     session_idle_expires_at: row.idle_expires_at.toISOString(),

@@ -2,7 +2,7 @@ import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
 import { withDb } from '../helpers/db.js';
-import { buildTokenService, IDP_ISSUER, SP_ENTITY, type TokenFixture } from '../helpers/token-service.js';
+import { buildTokenService, envIdp, IDP_ISSUER, SP_ENTITY, type TokenFixture } from '../helpers/token-service.js';
 import { buildAuthz } from '../helpers/authz.js';
 import { mint } from '../helpers/tokens.js';
 import { generateIdpKeys, generateSpEncryptionKeys, type KeyPair } from '../../services/dev-idp/keys.js';
@@ -192,7 +192,7 @@ t.test('IdP-initiated logout reaches two authz replicas within a second', async 
 
 t.test('SP-initiated logout: a signed LogoutRequest to the IdP; its LogoutResponse completes it once', async (t) => {
   const { db, sp, svc } = await fixture(t);
-  const url = await continueWithSingleLogout(svc.app.db.kysely, svc.config.saml, { nameId: 'alice@example.com', sessionIndex: '_s1' }, 'https://app.test.example/bye');
+  const url = await continueWithSingleLogout(svc.app.db.kysely, envIdp(svc.config), { nameId: 'alice@example.com', sessionIndex: '_s1' }, 'https://app.test.example/bye');
   t.ok(url?.startsWith(`${IDP_SLO}?SAMLRequest=`), 'HTTP-Redirect to the IdP SLO URL');
   const sent = readSignedRedirect(url!.slice(url!.indexOf('?') + 1), sp.cert);
   t.match(sent.xml, /<saml:NameID Format="urn:oasis:names:tc:SAML:1\.1:nameid-format:emailAddress">alice@example\.com<\/saml:NameID>/);
@@ -225,7 +225,7 @@ t.test('SP-initiated logout: a signed LogoutRequest to the IdP; its LogoutRespon
   const again = await getSlo(svc.app, redirectQuery('SAMLResponse', response(id).xml, svc.idp.key));
   t.equal(again.statusCode, 403, 'single use');
 
-  const url2 = await continueWithSingleLogout(svc.app.db.kysely, svc.config.saml, { nameId: 'alice@example.com' }, null);
+  const url2 = await continueWithSingleLogout(svc.app.db.kysely, envIdp(svc.config), { nameId: 'alice@example.com' }, null);
   const id2 = /ID="([^"]+)"/.exec(readSignedRedirect(url2!.split('?')[1]!, sp.cert).xml)![1]!;
   const r2 = response(id2, { status: 'urn:oasis:names:tc:SAML:2.0:status:Success', secondStatus: 'urn:oasis:names:tc:SAML:2.0:status:PartialLogout' });
   const partial = await postSlo(svc.app, { SAMLResponse: signPost(r2.xml, r2.id, svc.idp) });
@@ -234,7 +234,7 @@ t.test('SP-initiated logout: a signed LogoutRequest to the IdP; its LogoutRespon
   t.equal(await counter(svc.app, 'saml_slo_total', 'direction="sp_initiated",result="partial"'), 1);
   t.equal(await counter(svc.app, 'saml_slo_total', 'direction="sp_initiated",result="completed"'), 1);
 
-  const url3 = await continueWithSingleLogout(svc.app.db.kysely, svc.config.saml, { nameId: 'alice@example.com' }, null);
+  const url3 = await continueWithSingleLogout(svc.app.db.kysely, envIdp(svc.config), { nameId: 'alice@example.com' }, null);
   const id3 = /ID="([^"]+)"/.exec(readSignedRedirect(url3!.split('?')[1]!, sp.cert).xml)![1]!;
   const page = await getSlo(svc.app, redirectQuery('SAMLResponse', response(id3).xml, svc.idp.key));
   t.equal(page.statusCode, 200);
@@ -245,12 +245,12 @@ t.test('without SLO configured there is no /saml/slo and no continuation', async
   const db = await withDb(t);
   const svc = await buildTokenService(t, { databaseUrl: db.url });
   t.equal((await getSlo(svc.app, 'SAMLRequest=x')).statusCode, 404);
-  t.equal(await continueWithSingleLogout(svc.app.db.kysely, svc.config.saml, { nameId: 'alice@example.com' }, null), undefined);
+  t.equal(await continueWithSingleLogout(svc.app.db.kysely, envIdp(svc.config), { nameId: 'alice@example.com' }, null), undefined);
 });
 
 t.test('the LogoutRequest we send inflates to the XML we signed', async (t) => {
   const { svc } = await fixture(t);
-  const url = new URL((await continueWithSingleLogout(svc.app.db.kysely, svc.config.saml, { nameId: 'a&b@example.com' }, null))!);
+  const url = new URL((await continueWithSingleLogout(svc.app.db.kysely, envIdp(svc.config), { nameId: 'a&b@example.com' }, null))!);
   const xml = inflateRawSync(Buffer.from(url.searchParams.get('SAMLRequest')!, 'base64')).toString();
   t.match(xml, /a&amp;b@example\.com/, 'escaped');
   t.notMatch(xml, /SessionIndex/, 'no SessionIndex when the session had none');

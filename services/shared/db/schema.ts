@@ -57,6 +57,8 @@ export interface SamlRequestsTable {
   state_hash: ColumnType<Buffer | null, Buffer | null | undefined, never>;
   /** The IPv4 address or IPv6 /64 that started the login (migration 0002). */
   client_network: ColumnType<string | null, string | null | undefined, never>;
+  /** The entity id of the IdP the request was sent to: only it may answer (migration 0005). */
+  idp_issuer: ColumnType<string | null, string | null | undefined, never>;
 }
 
 /** IdP LogoutRequest ids already acted on (replay store, migration 0004). */
@@ -73,6 +75,8 @@ export interface SamlLogoutPendingTable {
   return_url: string | null;
   created_at: Generated<Date>;
   expires_at: Timestamp;
+  /** The entity id of the IdP the logout request was sent to: only its LogoutResponse completes it (migration 0005). */
+  idp_issuer: ColumnType<string | null, string | null | undefined, never>;
 }
 
 export interface Database {

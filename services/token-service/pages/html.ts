@@ -21,6 +21,11 @@ export function postButton(action: string, label: string, hidden: Record<string,
   return { html: `<form method="post" action="${escapeHtml(action)}">${fields}<button type="submit">${escapeHtml(label)}</button></form>` };
 }
 
+/** A list of links (the IdP chooser): plain links, usable by keyboard and screen reader without script. */
+export function linkList(label: string, items: { href: string; text: string }[]): { html: string } {
+  return { html: `<nav aria-label="${escapeHtml(label)}"><ul>${items.map((i) => `<li>${link(i.href, i.text).html}</li>`).join('')}</ul></nav>` };
+}
+
 /** A definition list of label/value pairs (who is signed in). */
 export function facts(rows: [string, string][]): { html: string } {
   return { html: `<dl>${rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>` };

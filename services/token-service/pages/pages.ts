@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { NO_STORE } from '../routes/context.js';
-import { PAGE_CSP, facts, link, page, paragraph, postButton, code } from './html.js';
+import { PAGE_CSP, facts, link, linkList, page, paragraph, postButton, code } from './html.js';
 
 /**
  * The pages people land on, in their words and without internals; programs (Accept without text/html,
@@ -63,9 +63,19 @@ export function forbiddenPage(who: SignedInAs | null, requestId: string, signInH
   ]);
 }
 
-/** A sign-in that could not start (a return address not allowed, too many sign-ins at once, an outage). */
-export function signInNotStartedPage(why: 'return_url_not_allowed' | 'too_many_pending_logins' | 'service_unavailable', requestId: string): string {
+/** With several IdPs and none named: one link per IdP (in the configured order), carrying `rd` and `reauth`. */
+export function chooseIdpPage(idps: readonly { name: string; displayName: string }[], returnTo: string | undefined, extra: Record<string, string> = {}): string {
+  const items = idps.map((i) => ({ href: signInHref(returnTo, { idp: i.name, ...extra }), text: i.displayName }));
+  return page('Choose how to sign in', [paragraph('Sign in with your organisation:'), linkList('Identity providers', items)]);
+}
+
+export type SignInNotStarted = 'return_url_not_allowed' | 'too_many_pending_logins' | 'service_unavailable' | 'unknown_idp' | 'idp_unavailable';
+
+/** A sign-in that could not start (a return address not allowed, too many sign-ins at once, an outage, an unknown IdP). */
+export function signInNotStartedPage(why: SignInNotStarted, requestId: string): string {
   const text = {
+    unknown_idp: 'The link you followed names a sign-in provider this service does not know. Go back to the application and sign in from there.',
+    idp_unavailable: 'This sign-in provider cannot be used at the moment. Try again in a few minutes, or choose another one if you have one.',
     return_url_not_allowed: 'The link you followed asks to return to an address this sign-in does not serve. Go back to the application and sign in from there.',
     too_many_pending_logins: 'Too many sign-ins were started from your network at once. Wait a few minutes, then try again.',
     service_unavailable: 'The sign-in service is temporarily unavailable. Try again in a minute.',

@@ -2,15 +2,17 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { readCookies, serializeCookie } from '../../shared/cookies.js';
-import { validateSamlResponse } from '../saml/validate.js';
+import { validateFromIdps } from '../saml/validate.js';
 import { SamlRejection, type SamlRejectReason } from '../saml/reasons.js';
-import { consumeRequestId, isRequestOutstanding, recordAssertion } from '../store/saml.js';
+import { consumeRequestId, outstandingRequest, recordAssertion } from '../store/saml.js';
 import { insertToken } from '../store/tokens.js';
 import { insertSession } from '../store/sessions.js';
 import { newSessionSecret, sessionCookie } from '../sessions/cookie.js';
 import { sendPage, signInHref, signInRefusedPage } from '../pages/pages.js';
 import { code, page, paragraph } from '../pages/html.js';
 import type { IssuedToken } from '../tokens/issuer.js';
+import type { IdpEntry } from '../idps/types.js';
+import { NO_IDP } from '../metrics.js';
 import { filterGroups } from '../tokens/groups-filter.js';
 import { oversize } from '../tokens/size.js';
 import { allowedReturnUrl } from './return-url.js';
@@ -57,10 +59,11 @@ function wantsJson(req: FastifyRequest): boolean {
 const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
   const { config, metrics, audit } = ctx;
 
-  const refuse = (req: FastifyRequest, reply: FastifyReply, reason: SamlRejectReason, detail: string, subject?: string) => {
+  const refuse = (req: FastifyRequest, reply: FastifyReply, reason: SamlRejectReason, detail: string, who: { subject?: string; idp?: IdpEntry } = {}) => {
     metrics.samlRejected.inc({ reason });
-    req.log.info({ reason, detail }, 'SAML response refused');
-    audit({ event: 'saml_refused', reason, subject: subject ?? null, client: req.clientAddress, request_id: req.id });
+    metrics.signIns.inc({ idp: who.idp?.name ?? NO_IDP, result: 'refused' });
+    req.log.info({ reason, detail, idp: who.idp?.name ?? null }, 'SAML response refused');
+    audit({ event: 'saml_refused', reason, subject: who.subject ?? null, idp: who.idp?.entityId ?? null, client: req.clientAddress, request_id: req.id });
     // An IdP setting, not a bad document: say what to change (403, like token_too_large).
     if (reason === 'transient_name_id') {
       if (!wantsJson(req)) return sendPage(reply, 403, transientNameIdPage(req.id));
@@ -95,14 +98,16 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
 
       const endValidation = metrics.samlValidation.startTimer();
       let assertion;
+      let idp: IdpEntry;
       try {
-        assertion = await validateSamlResponse(SAMLResponse, config.saml);
+        ({ assertion, idp } = await validateFromIdps(SAMLResponse, config.sp, ctx.idps));
       } catch (err) {
-        if (err instanceof SamlRejection) return refuse(req, reply, err.reason, err.detail);
+        if (err instanceof SamlRejection) return refuse(req, reply, err.reason, err.detail, err.idp === undefined ? {} : { idp: err.idp });
         throw err;
       } finally {
         endValidation();
       }
+      const who = { subject: assertion.nameId, idp };
 
       // Login CSRF: a session cookie for a response that answers a request goes only to the browser that
       // started that request (login-state.ts). JSON delivery sets no cookie in anyone's browser.
@@ -112,7 +117,7 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       }
       const stateHash = requestId !== null && !json ? presentedLoginState(req.headers.cookie, requestId) : undefined;
       if (requestId !== null && !json && stateHash === undefined) {
-        return refuse(req, reply, 'login_state_mismatch', `no login state for request ${requestId.slice(0, 100)}`, assertion.nameId);
+        return refuse(req, reply, 'login_state_mismatch', `no login state for request ${requestId.slice(0, 100)}`, who);
       }
 
       // The session: at most SESSION_MAX_LIFETIME_SECONDS, never past the IdP's SessionNotOnOrAfter.
@@ -121,7 +126,7 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       const idpEnd = assertion.sessionNotOnOrAfter?.getTime() ?? Number.POSITIVE_INFINITY;
       const sessionEnd = new Date(Math.min(maxEnd, idpEnd));
       if (sessionEnd.getTime() - startedAt.getTime() < 5000) {
-        return refuse(req, reply, 'expired', 'AuthnStatement SessionNotOnOrAfter leaves no session', assertion.nameId);
+        return refuse(req, reply, 'expired', 'AuthnStatement SessionNotOnOrAfter leaves no session', who);
       }
       const sid = randomUUID();
       // Browsers get a renewal secret; a program's session (JSON delivery) cannot be renewed.
@@ -129,7 +134,7 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
 
       const groups = filterGroups(config.groupsFilter, assertion.groups);
       const endSigning = metrics.signing.startTimer();
-      const issued: IssuedToken = ctx.issue({ subject: assertion.nameId, email: assertion.email, groups, sid, notAfter: sessionEnd });
+      const issued: IssuedToken = ctx.issue({ subject: assertion.nameId, email: assertion.email, groups, sid, idp: assertion.issuer, notAfter: sessionEnd });
       endSigning();
       // Never issue a token that a browser or /auth would drop (a sign-in loop): refused before
       // anything is written, so the assertion is not spent and the request id stays outstanding.
@@ -137,13 +142,14 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       if (tooLarge) {
         const reason = 'token_too_large';
         metrics.samlRejected.inc({ reason });
+        metrics.signIns.inc({ idp: idp.name, result: 'refused' });
         req.log.warn({ reason, groups: assertion.groups.length, groupsKept: groups.length, bytes: tooLarge.bytes, limit: tooLarge.limit }, 'token not issued: too large');
-        audit({ event: 'saml_refused', reason, subject: assertion.nameId, client: req.clientAddress, request_id: req.id });
+        audit({ event: 'saml_refused', reason, subject: assertion.nameId, idp: idp.entityId, client: req.clientAddress, request_id: req.id });
         reply.code(403).headers(NO_STORE);
         if (json) return reply.send({ error: reason, message: 'the token would be too large (usually: too many groups); the administrator can limit the groups with SAML_GROUPS_FILTER' });
         return reply.type('text/html; charset=utf-8').send(TOO_MANY_GROUPS_PAGE);
       }
-      const replayUntil = new Date(assertion.notOnOrAfter.getTime() + config.saml.clockSkewSeconds * 1000);
+      const replayUntil = new Date(assertion.notOnOrAfter.getTime() + config.sp.clockSkewSeconds * 1000);
       const expiresIn = Math.round((issued.expiresAt.getTime() - issued.issuedAt.getTime()) / 1000);
       const tokenCookie = json ? undefined : serializeCookie(config.cookie.name, issued.token, { ...config.cookie, maxAgeSeconds: expiresIn });
       const renewalCookie = secret === undefined ? undefined : sessionCookie(config, secret.secret, sessionEnd, startedAt);
@@ -152,8 +158,11 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       let refusal: SamlRejectReason | undefined;
       try {
         await app.db.kysely.transaction().execute(async (trx) => {
-          if (requestId !== null && !(await consumeRequestId(trx, requestId, stateHash === undefined ? {} : { stateHash }))) {
-            refusal = stateHash !== undefined && (await isRequestOutstanding(trx, requestId)) ? 'login_state_mismatch' : 'unknown_in_response_to';
+          if (requestId !== null && !(await consumeRequestId(trx, requestId, { idpIssuer: assertion.issuer, ...(stateHash === undefined ? {} : { stateHash }) }))) {
+            const outstanding = await outstandingRequest(trx, requestId);
+            refusal = outstanding === undefined ? 'unknown_in_response_to'
+              : outstanding.idpIssuer !== null && outstanding.idpIssuer !== assertion.issuer ? 'idp_mismatch'
+                : stateHash !== undefined ? 'login_state_mismatch' : 'unknown_in_response_to';
             return;
           }
           if (!(await recordAssertion(trx, { assertionId: assertion.assertionId, idpIssuer: assertion.issuer, jti: issued.jti, expiresAt: replayUntil }))) {
@@ -192,12 +201,13 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
         req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'token not issued: database unavailable');
         return reply.code(503).headers(NO_STORE).send({ error: 'service_unavailable', message: 'service temporarily unavailable; no token was issued' });
       }
-      if (refusal) return refuse(req, reply, refusal, `${refusal} for assertion ${assertion.assertionId}`, assertion.nameId);
+      if (refusal) return refuse(req, reply, refusal, `${refusal} for assertion ${assertion.assertionId}`, who);
 
       metrics.issued.inc();
+      metrics.signIns.inc({ idp: idp.name, result: 'issued' });
       metrics.sessionsStarted.inc();
-      audit({ event: 'session_started', subject: assertion.nameId, sid, client: req.clientAddress, request_id: req.id });
-      audit({ event: 'token_issued', subject: assertion.nameId, jti: issued.jti, sid, client: req.clientAddress, request_id: req.id });
+      audit({ event: 'session_started', subject: assertion.nameId, sid, idp: idp.entityId, client: req.clientAddress, request_id: req.id });
+      audit({ event: 'token_issued', subject: assertion.nameId, jti: issued.jti, sid, idp: idp.entityId, client: req.clientAddress, request_id: req.id });
       if (tokenCookie === undefined || renewalCookie === undefined) {
         return reply.code(200).headers(NO_STORE).send({
           access_token: issued.token,

@@ -2,6 +2,7 @@ import type { Audit } from '../../shared/audit.js';
 import type { TokenServiceConfig } from '../config.js';
 import type { TokenMetrics } from '../metrics.js';
 import type { IssuedToken, TokenClaims } from '../tokens/issuer.js';
+import type { IdpDirectory } from '../idps/types.js';
 
 /** What the token-service's route plugins share, passed as plugin options (routes stay encapsulated). */
 export interface RouteContext {
@@ -9,6 +10,8 @@ export interface RouteContext {
   metrics: TokenMetrics;
   audit: Audit;
   issue: (claims: TokenClaims) => IssuedToken;
+  /** The configured IdPs (read per request: SAML_IDPS_FILE reloads swap them). */
+  idps: IdpDirectory;
 }
 
 export const ErrorBody = {
@@ -23,7 +26,7 @@ export const ErrorBody = {
  * form-encoded response of up to SAML_MAX_RESPONSE_BYTES, with room for the other fields.
  */
 export function samlBodyLimit(config: TokenServiceConfig): number {
-  return Math.ceil(config.saml.maxResponseBytes * 1.5) + 4096;
+  return Math.ceil(config.sp.maxResponseBytes * 1.5) + 4096;
 }
 
 export const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;

@@ -13,6 +13,8 @@ const UserInfo = Type.Object(
     email: Type.Union([Type.String(), Type.Null()]),
     groups: Type.Array(Type.String()),
     sid: Type.Union([Type.String(), Type.Null()]),
+    /** The entity id of the IdP the user signed in at (null for tokens issued before tokens carried it). */
+    idp: Type.Union([Type.String(), Type.Null()]),
     token_expires_at: Type.String(),
     session_expires_at: Type.Union([Type.String(), Type.Null()]),
     session_idle_expires_at: Type.Union([Type.String(), Type.Null()]),
@@ -65,6 +67,7 @@ const identity: FastifyPluginAsync<RouteContext> = async (app, { config }) => {
         email: c.email,
         groups: c.groups,
         sid: c.sid,
+        idp: c.idp,
         token_expires_at: new Date(c.exp * 1000).toISOString(),
         session_expires_at: who.session?.expires_at.toISOString() ?? null,
         session_idle_expires_at: who.session?.idle_expires_at.toISOString() ?? null,

@@ -10,11 +10,12 @@ import { serializeCookie } from '../../shared/cookies.js';
 import { clearedCookies, presentedSession } from '../sessions/cookie.js';
 import { endedOnTime, renewSession, type Renewal } from '../sessions/renew.js';
 import { page, paragraph } from '../pages/html.js';
-import { sendPage, sessionExpiredPage, signInHref, signInNotStartedPage, wantsHtml } from '../pages/pages.js';
+import { chooseIdpPage, sendPage, sessionExpiredPage, signInHref, signInNotStartedPage, wantsHtml } from '../pages/pages.js';
+import type { IdpEntry } from '../idps/types.js';
 
 /**
- * GET /saml/login?rd=… — SP-initiated login: redirects to the IdP with an AuthnRequest whose id is kept
- * in Postgres (any replica can finish the login), bound to this browser by a login-state cookie (see
+ * GET /saml/login?rd=…&idp=… — SP-initiated login: redirects to the IdP with an AuthnRequest whose id is
+ * kept in Postgres with the IdP it was sent to (any replica can finish the login, only that IdP can answer), bound to this browser by a login-state cookie (see
  * login-state.ts) and counted against the client's network: past SAML_MAX_PENDING_LOGINS unused
  * requests, 429 and nothing written. `rd` becomes the RelayState only when allowed, in its encoded form.
  *
@@ -30,14 +31,18 @@ import { sendPage, sessionExpiredPage, signInHref, signInNotStartedPage, wantsHt
  * `reauth=1`. Whenever the browser presented a session that can no longer be renewed (idle, expired,
  * signed out, revoked, unknown), or `reauth=1` is given, the AuthnRequest carries ForceAuthn="true":
  * the IdP asks for the password again instead of answering from its own session.
+ *
+ * Several IdPs (SAML_IDPS_FILE): `idp` names one (short name or entity id); without it, the only IdP, or
+ * the IdP of the session being signed in again, or else a chooser page (one plain link per IdP, no
+ * script). An unknown `idp` is 400; an IdP whose metadata was never fetched is 503.
  */
 const login: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
   const { config, metrics, audit } = ctx;
-  const ttl = config.saml.authnRequestTtlSeconds;
+  const ttl = config.sp.authnRequestTtlSeconds;
   const signedInPage = page('Signed in', [paragraph('You are signed in. You can close this page.')]);
 
   /** Renews from the session cookie, if any: a reply when settled here, or whether to force re-authentication. */
-  const tryRenew = async (req: FastifyRequest, reply: FastifyReply, returnTo: string | undefined): Promise<{ done: FastifyReply } | { forceAuthn: boolean }> => {
+  const tryRenew = async (req: FastifyRequest, reply: FastifyReply, returnTo: string | undefined): Promise<{ done: FastifyReply } | { forceAuthn: boolean; idp?: string }> => {
     const presented = presentedSession(req.headers.cookie, config);
     if (presented.kind === 'none') return { forceAuthn: false };
     if (presented.kind !== 'secret') {
@@ -54,6 +59,7 @@ const login: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
         idleTimeoutSeconds: config.session.idleTimeoutSeconds,
         clientAddress: req.clientAddress,
         issue: ctx.issue,
+        idpConfigured: (entityId) => ctx.idps.byEntityId(entityId) !== undefined,
       });
     } catch (err) {
       metrics.sessionRenewals.inc({ result: 'database_unavailable' });
@@ -73,7 +79,7 @@ const login: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       return { done: sendPage(reply, 200, signedInPage) };
     }
     for (const c of clearedCookies(config)) reply.header('set-cookie', c);
-    if (renewal.result === 'idle' || renewal.result === 'expired') {
+    if (renewal.result === 'idle' || renewal.result === 'expired' || renewal.result === 'idp_removed') {
       metrics.sessionsEnded.inc({ reason: renewal.result });
       audit({ event: 'session_ended', subject: renewal.session.subject, sid: renewal.session.sid, reason: renewal.result, client: req.clientAddress, request_id: req.id });
     }
@@ -83,7 +89,27 @@ const login: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       const href = signInHref(returnTo, { reauth: '1' });
       return { done: sendPage(reply, 200, sessionExpiredPage(onTime, href, Math.round(config.session.idleTimeoutSeconds / 60))) };
     }
-    return { forceAuthn: true };
+    // Signing in again: at the IdP of the session that could not be renewed, unless the link names one.
+    return { forceAuthn: true, ...(renewal.result === 'unknown' ? {} : { idp: renewal.session.idp_issuer }) };
+  };
+
+  /**
+   * The IdP to sign in at: the one `idp` names (its short name or entity id), else the only one, else
+   * the one of the session being signed in again; otherwise a chooser page (browsers) or 400 (programs).
+   */
+  const chooseIdp = (req: FastifyRequest, reply: FastifyReply, named: string | undefined, sessionIdp: string | undefined, returnTo: string | undefined, extra: Record<string, string>): { idp: IdpEntry } | { done: FastifyReply } => {
+    const all = ctx.idps.list();
+    const idp = named !== undefined && named !== ''
+      ? ctx.idps.byName(named) ?? ctx.idps.byEntityId(named)
+      : all.length === 1 ? all[0] : sessionIdp === undefined ? undefined : ctx.idps.byEntityId(sessionIdp);
+    if (idp !== undefined) return { idp };
+    if (named !== undefined && named !== '') {
+      metrics.redeemRefused.inc({ reason: 'unknown_idp' });
+      if (wantsHtml(req)) return { done: sendPage(reply, 400, signInNotStartedPage('unknown_idp', req.id)) };
+      return { done: reply.code(400).headers(NO_STORE).send({ error: 'unknown_idp', message: 'idp names no configured identity provider' }) };
+    }
+    if (wantsHtml(req)) return { done: sendPage(reply, 200, chooseIdpPage(all, returnTo, extra)) };
+    return { done: reply.code(400).headers(NO_STORE).send({ error: 'idp_required', message: `several identity providers are configured; name one with idp= (${all.map((i) => i.name).join(', ')})` }) };
   };
 
   app.get(
@@ -92,7 +118,7 @@ const login: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       config: { rateLimit: routeRateLimit(config) },
       schema: {
         querystring: Type.Object(
-          { rd: Type.Optional(Type.String({ maxLength: 2048 })), reauth: Type.Optional(Type.Literal('1')) },
+          { rd: Type.Optional(Type.String({ maxLength: 2048 })), reauth: Type.Optional(Type.Literal('1')), idp: Type.Optional(Type.String({ maxLength: 1024 })) },
           { additionalProperties: false },
         ),
         response: { 200: Type.String(), 302: Type.Null(), 303: Type.Null(), 400: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody },
@@ -105,7 +131,7 @@ const login: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
         return reply.code(403).headers(NO_STORE)
           .send({ error: 'not_a_navigation', message: 'a sign-in starts from a page the browser navigates to, not from a script, an image or a frame' });
       }
-      const { rd, reauth } = req.query as { rd?: string; reauth?: '1' };
+      const { rd, reauth, idp: named } = req.query as { rd?: string; reauth?: '1'; idp?: string };
       const returnTo = rd === undefined || rd === '' ? undefined : allowedReturnUrl(rd, config.allowedReturnUrls);
       if (rd !== undefined && rd !== '' && returnTo === undefined) {
         metrics.redeemRefused.inc({ reason: 'return_url_not_allowed' });
@@ -114,7 +140,16 @@ const login: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       }
       const renewed = await tryRenew(req, reply, returnTo);
       if ('done' in renewed) return renewed.done;
-      const redirect = await buildLoginRedirect(config.saml, returnTo, new Date(), { forceAuthn: renewed.forceAuthn || reauth === '1' });
+      const forceAuthn = renewed.forceAuthn || reauth === '1';
+      const chosen = chooseIdp(req, reply, named, renewed.idp, returnTo, forceAuthn ? { reauth: '1' } : {});
+      if ('done' in chosen) return chosen.done;
+      const settings = chosen.idp.settings;
+      if (settings === undefined) {
+        metrics.redeemRefused.inc({ reason: 'idp_unavailable' });
+        if (wantsHtml(req)) return sendPage(reply, 503, signInNotStartedPage('idp_unavailable', req.id));
+        return reply.code(503).headers(NO_STORE).send({ error: 'idp_unavailable', message: 'this identity provider cannot be used at the moment (its metadata could not be fetched)' });
+      }
+      const redirect = await buildLoginRedirect(settings, returnTo, new Date(), { forceAuthn });
       const state = newLoginState(redirect.requestId, ttl);
       const network = clientNetwork(req.clientAddress);
       let saved: boolean;
@@ -124,6 +159,7 @@ const login: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
           expiresAt: redirect.expiresAt,
           binding: { stateHash: state.stateHash, clientNetwork: network },
           max: config.maxPendingLogins,
+          idpIssuer: settings.idpIssuer,
         });
       } catch (err) {
         req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'login not started: database unavailable');

@@ -31,7 +31,7 @@ export async function continueWithSingleLogout(
 ): Promise<string | undefined> {
   if (!sloEnabled(cfg)) return undefined;
   const request = buildLogoutRequest(cfg, who, now);
-  await savePendingLogout(db, { requestId: request.id, returnUrl, expiresAt: new Date(request.expiresAt.getTime() + cfg.clockSkewSeconds * 1000) });
+  await savePendingLogout(db, { requestId: request.id, returnUrl, idpIssuer: cfg.idpIssuer, expiresAt: new Date(request.expiresAt.getTime() + cfg.clockSkewSeconds * 1000) });
   metrics?.slo.inc({ direction: 'sp_initiated', result: 'started' });
   return redirectUrl(cfg.idpSloUrl, 'SAMLRequest', request.xml, cfg.spSigningKey);
 }

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { serializeCookie } from '../../shared/cookies.js';
-import { sloEnabled } from '../saml/config.js';
+import { sloEnabled, type SamlSettings } from '../saml/config.js';
+import type { IdpDirectory } from '../idps/types.js';
 import { checkLogoutRequest, type ValidatedLogoutRequest } from '../saml/logout-request.js';
 import { buildLogoutResponse, checkLogoutResponse, type ValidatedLogoutResponse } from '../saml/logout-response.js';
 import { redirectUrl } from '../saml/redirect-binding.js';
@@ -42,9 +43,9 @@ const UNREADABLE: readonly SloRejectReason[] = ['malformed', 'too_large', 'dtd_f
  * gets a 400 (unreadable) or 403 page, revokes nothing and is not answered: a LogoutResponse to a
  * message we cannot trust would be ours to sign on anyone's behalf. Postgres failing: 503, nothing ended.
  */
-const slo: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, audit }) => {
-  const cfg = config.saml;
-  if (!sloEnabled(cfg)) return;
+const slo: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, audit, idps }) => {
+  // Registered when our signing key is set and SLO can be configured: the single IdP has an SLO URL, or IdPs come from a file (reloaded).
+  if (config.sp.spSigningKey === undefined || (config.idps.kind === 'env' && !sloEnabled(config.idps.idp))) return;
   const clear = serializeCookie(config.cookie.name, '', { ...config.cookie, maxAgeSeconds: 0 });
 
   const refuse = (req: FastifyRequest, reply: FastifyReply, err: SloRejection, direction: SloDirection) => {
@@ -65,10 +66,11 @@ const slo: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, aud
     // For the refusal metric: which way the message was going, as far as its parameter says.
     const direction: SloDirection = (input.binding === 'post' ? input.SAMLResponse !== undefined : /(?:^|&)SAMLResponse=/.test(input.rawQuery)) ? 'sp_initiated' : 'idp_initiated';
     let message: VerifiedLogoutMessage;
+    let cfg: SloSettings;
     let request: ValidatedLogoutRequest | undefined;
     let response: ValidatedLogoutResponse | undefined;
     try {
-      message = readLogoutMessage(input, cfg);
+      ({ message, cfg } = readFromSloIdps(input, idps));
       if (message.kind === 'LogoutRequest') request = checkLogoutRequest(message.root, cfg, now);
       else response = checkLogoutResponse(message.root, cfg, now);
     } catch (err) {
@@ -100,7 +102,7 @@ const slo: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, aud
     const answer = response!;
     let pending;
     try {
-      pending = await consumePendingLogout(app.db.kysely, answer.inResponseTo);
+      pending = await consumePendingLogout(app.db.kysely, answer.inResponseTo, cfg.idpIssuer);
     } catch (err) {
       return unavailable(req, reply, 'sp_initiated', err);
     }
@@ -131,3 +133,25 @@ const slo: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, aud
 };
 
 export default slo;
+
+type SloSettings = SamlSettings & { idpSloUrl: string; spSigningKey: string; spSigningCert: string };
+
+/**
+ * The logout message verified with the certificates of a configured IdP with SLO, tried in turn: only
+ * a signature failure moves on to the next IdP (any other refusal is the same for all). The IdP whose
+ * key verified is the one the message's Issuer must then name (logout-request.ts, logout-response.ts),
+ * so a message naming one IdP and signed by another is refused (`wrong_issuer`).
+ */
+function readFromSloIdps(input: SloInput, idps: IdpDirectory): { message: VerifiedLogoutMessage; cfg: SloSettings } {
+  const candidates = idps.list().flatMap((i) => (i.settings !== undefined && sloEnabled(i.settings) ? [i.settings] : []));
+  let failure: SloRejection = new SloRejection('bad_signature', 'no configured IdP has Single Logout');
+  for (const cfg of candidates) {
+    try {
+      return { message: readLogoutMessage(input, cfg), cfg };
+    } catch (err) {
+      if (!(err instanceof SloRejection) || err.reason !== 'bad_signature') throw err;
+      failure = err;
+    }
+  }
+  throw failure;
+}

@@ -1,4 +1,13 @@
-import { sloEnabled, type SamlSettings } from './config.js';
+import type { SamlSettings, SpSettings } from './config.js';
+
+/** What the SP metadata says about the configured IdPs: whether one has SLO, and the NameID formats they are asked for. */
+export interface IdpFacts {
+  slo: boolean;
+  nameIdFormats: readonly string[];
+}
+
+export const idpFacts = (idps: readonly SamlSettings[]): IdpFacts =>
+  ({ slo: idps.some((s) => s.idpSloUrl !== undefined), nameIdFormats: idps.map((s) => s.nameIdFormat) });
 
 const escapeXml = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
@@ -33,19 +42,24 @@ const BINDINGS = {
  * signed, AuthnRequestsSigned as configured; the signing certificate (SAML_SP_SIGNING_CERT) and the
  * encryption certificate only when a decryption key is configured too (an IdP that encrypts to a key
  * we do not hold would lock every user out); SingleLogoutService (HTTP-Redirect and HTTP-POST) only
- * when SLO is configured; the NameID format wanted (SAML_NAMEID_FORMAT). Schema order: KeyDescriptor,
+ * when SLO is configured (our signing key, and an IdP's SLO URL); the NameID formats wanted (each IdP's,
+ * SAML_NAMEID_FORMAT by default). One document whatever the number of IdPs. Schema order: KeyDescriptor,
  * SingleLogoutService, NameIDFormat, AssertionConsumerService.
  */
-export function buildMetadata(cfg: SamlSettings): string {
+export function buildMetadata(cfg: SpSettings, idps: IdpFacts): string;
+/** The metadata for one IdP's settings (the single-IdP variables). */
+export function buildMetadata(cfg: SamlSettings): string;
+export function buildMetadata(cfg: SpSettings | SamlSettings, given?: IdpFacts): string {
+  const idps = given ?? idpFacts([cfg as SamlSettings]);
   const signing = cfg.spSigningCert === undefined ? '' : keyDescriptor('signing', cfg.spSigningCert);
   const encryption = cfg.spDecryptionCert === undefined || cfg.decryptionKey === undefined
     ? '' : keyDescriptor('encryption', cfg.spDecryptionCert, ENCRYPTION_METHODS);
-  const slo = sloEnabled(cfg)
+  const slo = idps.slo && cfg.spSigningKey !== undefined
     ? (['redirect', 'post'] as const).map((b) => `
     <md:SingleLogoutService Binding="${BINDINGS[b]}" Location="${escapeXml(cfg.sloUrl)}"/>`).join('')
     : '';
-  const nameIdFormat = `
-    <md:NameIDFormat>${escapeXml(cfg.nameIdFormat)}</md:NameIDFormat>`;
+  const nameIdFormat = [...new Set(idps.nameIdFormats)].map((f) => `
+    <md:NameIDFormat>${escapeXml(f)}</md:NameIDFormat>`).join('');
   return `<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="${escapeXml(cfg.spEntityId)}">
   <md:SPSSODescriptor AuthnRequestsSigned="${cfg.signAuthnRequests}" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">${signing}${encryption}${slo}${nameIdFormat}

@@ -1,3 +1,4 @@
+import type { IdpEntry } from '../idps/types.js';
 /**
  * Why a SAML Response was refused: a closed list, used as the `reason` label of the rejection metric
  * (pre-register every value) and in the audit log. The client only ever sees one generic 401.
@@ -13,6 +14,12 @@ export const SAML_REJECT_REASONS = [
   'decryption_failed',
   /** A signature the policy requires is absent (or no signature at all under `either`). */
   'unsigned',
+  /** The assertion's Issuer names no configured IdP (only with several IdPs; with one, that is `wrong_issuer`). */
+  'unknown_idp',
+  /** The assertion names a configured IdP whose metadata was never fetched, so it has no certificates yet. */
+  'idp_unavailable',
+  /** The assertion names one configured IdP but another configured IdP's key signed it. */
+  'cross_idp_signature',
   /** A signature present does not verify against any configured IdP certificate. */
   'bad_signature',
   /** SHA-1 or MD5 in a signature or digest, or RSA-1.5/3DES in the encryption. */
@@ -53,6 +60,8 @@ export const SAML_REJECT_REASONS = [
   'unsolicited_response',
   /** (Checked by the caller against Postgres.) `InResponseTo` names no outstanding, unused request. */
   'unknown_in_response_to',
+  /** (Checked by the caller against Postgres.) `InResponseTo` names a request that was sent to another IdP. */
+  'idp_mismatch',
   /** (Checked by the caller against Postgres.) The assertion id was already used. */
   'replay',
   /**
@@ -77,6 +86,9 @@ export class SamlRejection extends Error {
     super(`SAML response rejected: ${reason}`);
     this.name = 'SamlRejection';
   }
+
+  /** The configured IdP the response was checked against, once known (for the metric and the audit event). */
+  idp?: IdpEntry;
 }
 
 /** Throws the refusal; the detail is bounded (library messages can be long) and never holds the document. */

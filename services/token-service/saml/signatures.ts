@@ -2,7 +2,7 @@ import './xmldom-compat.js';
 import { getVerifiedXml } from '@node-saml/node-saml/lib/xml.js';
 import xmlenc from 'xml-encryption';
 import type { Document, Element } from '@xmldom/xmldom';
-import type { SamlSettings } from './config.js';
+import type { SamlSettings, SpSettings } from './config.js';
 import { reject } from './reasons.js';
 import { NS, children, descendantsNamed, findWeakAlgorithm, isElement, parseXml } from './xml.js';
 
@@ -34,15 +34,9 @@ export function responseRoot(doc: Document): Element {
  * from the configured certificates only (never KeyInfo); it returns the canonical signed bytes. Every
  * signature present must verify, whatever the policy; the policy says which ones must be present.
  */
-export async function verifySignatures(xml: string, doc: Document, cfg: SamlSettings): Promise<VerifiedParts> {
+export async function verifySignatures(xml: string, doc: Document, cfg: SamlSettings, read?: RawAssertion): Promise<VerifiedParts> {
   const root = responseRoot(doc);
-  const weak = findWeakAlgorithm(doc);
-  if (weak !== null) reject('weak_algorithm', `algorithm ${weak}`);
-
-  // Assertion wrapping: exactly one (Encrypted)Assertion anywhere in the document, and it is a child of the Response.
-  const all = descendantsNamed(doc, ['Assertion', 'EncryptedAssertion']);
-  if (all.length !== 1) reject('malformed', `${all.length} assertions in the document, expected exactly 1`);
-  const raw = await readAssertion(root, xml, cfg);
+  const raw = read ?? (await readRawAssertion(xml, doc, cfg));
 
   const responseSigned = children(root, NS.dsig, 'Signature').length > 0;
   const assertionSigned = children(raw.assertion, NS.dsig, 'Signature').length > 0;
@@ -77,11 +71,32 @@ function verified(xml: string, node: Element, certs: string[], what: string): st
   return signed;
 }
 
+/** The one assertion as received (decrypted if need be): not verified yet. */
+export interface RawAssertion {
+  assertion: Element;
+  /** The XML text the assertion belongs to (the decrypted text for an EncryptedAssertion). */
+  xml: string;
+}
+
+/**
+ * Algorithms, assertion wrapping (exactly one (Encrypted)Assertion anywhere in the document, a child of
+ * the Response) and decryption: what can be read before anyone's key is chosen. Nothing read from the
+ * result is trusted until `verifySignatures` has verified it.
+ */
+export async function readRawAssertion(xml: string, doc: Document, sp: SpSettings): Promise<RawAssertion> {
+  const root = responseRoot(doc);
+  const weak = findWeakAlgorithm(doc);
+  if (weak !== null) reject('weak_algorithm', `algorithm ${weak}`);
+  const all = descendantsNamed(doc, ['Assertion', 'EncryptedAssertion']);
+  if (all.length !== 1) reject('malformed', `${all.length} assertions in the document, expected exactly 1`);
+  return readAssertion(root, xml, sp);
+}
+
 /**
  * The Response's one Assertion, or its EncryptedAssertion decrypted (then the XML text the assertion
  * belongs to is the decrypted text). `xml` is the text of the document `response` comes from.
  */
-async function readAssertion(response: Element, xml: string | null, cfg: SamlSettings): Promise<{ assertion: Element; xml: string }> {
+async function readAssertion(response: Element, xml: string | null, cfg: SpSettings): Promise<RawAssertion> {
   const plain = children(response, NS.assertion, 'Assertion');
   const encrypted = children(response, NS.assertion, 'EncryptedAssertion');
   const [first] = [...plain, ...encrypted];

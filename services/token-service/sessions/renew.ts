@@ -5,7 +5,7 @@ import { insertToken } from '../store/tokens.js';
 import type { IssuedToken, TokenClaims } from '../tokens/issuer.js';
 
 /** `session_renewals_total{result}`: a closed list, pre-registered. */
-export const RENEWAL_RESULTS = ['renewed', 'unknown', 'ended', 'idle', 'expired', 'ambiguous', 'malformed', 'database_unavailable'] as const;
+export const RENEWAL_RESULTS = ['renewed', 'unknown', 'ended', 'idle', 'expired', 'ambiguous', 'malformed', 'database_unavailable', 'idp_removed'] as const;
 export type RenewalResult = (typeof RENEWAL_RESULTS)[number];
 
 /**
@@ -23,21 +23,24 @@ export type Renewal =
   | { result: 'unknown' }
   /** The session had ended before (sign-out, revocation, IdP logout, or an idle or absolute end already seen). */
   | { result: 'ended'; session: SessionRow }
-  /** The session ends now: idle timeout or absolute expiry reached. */
-  | { result: 'idle' | 'expired'; session: SessionRow };
+  /** The session ends now: idle timeout or absolute expiry reached, or its IdP is no longer configured. */
+  | { result: 'idle' | 'expired' | 'idp_removed'; session: SessionRow };
 
 export interface RenewOptions {
   now: Date;
   idleTimeoutSeconds: number;
   clientAddress: string | null;
   issue: (claims: TokenClaims) => IssuedToken;
+  /** Whether the IdP (entity id) the session signed in at is still configured; a session of a removed IdP is ended. */
+  idpConfigured: (entityId: string) => boolean;
 }
 
 /**
  * Renews the session a renewal secret names, in one transaction holding the session's row lock (so two
  * tabs renewing at once are served one after the other, each with a valid token): a live session gets a
  * new token (row written with its sid), its idle deadline moves forward and its older tokens are revoked;
- * an idle or expired one is ended now (its tokens revoked); an ended or unknown one is never renewed.
+ * an idle or expired one, or one whose IdP was removed from the configuration, is ended now (its tokens
+ * revoked); an ended or unknown one is never renewed.
  */
 export async function renewSession(db: Kysely<Database>, secretHash: Buffer, opts: RenewOptions): Promise<Renewal> {
   return db.transaction().execute(async (trx): Promise<Renewal> => {
@@ -53,7 +56,11 @@ export async function renewSession(db: Kysely<Database>, secretHash: Buffer, opt
       await markEnded(trx, session.sid, 'expired', now);
       return { result: 'expired', session };
     }
-    const issued = opts.issue({ subject: session.subject, email: session.email, groups: session.groups, sid: session.sid, notAfter: session.expires_at });
+    if (!opts.idpConfigured(session.idp_issuer)) {
+      await markEnded(trx, session.sid, 'idp_removed', now);
+      return { result: 'idp_removed', session };
+    }
+    const issued = opts.issue({ subject: session.subject, email: session.email, groups: session.groups, sid: session.sid, idp: session.idp_issuer, notAfter: session.expires_at });
     await revokeTokensOfSessions(trx, [session.sid], 'renewed', { issuedBefore: new Date(now.getTime() - RENEWAL_OVERLAP_SECONDS * 1000) });
     await insertToken(trx, {
       jti: issued.jti,

@@ -12,12 +12,13 @@ export interface RequestBinding {
 }
 
 /** Remembers an SP-initiated AuthnRequest id so any replica can finish the login. */
-export async function saveRequestId(db: Conn, requestId: string, expiresAt: Date, binding?: RequestBinding): Promise<void> {
+export async function saveRequestId(db: Conn, requestId: string, expiresAt: Date, binding?: RequestBinding, idpIssuer?: string): Promise<void> {
   await db
     .insertInto('saml_requests')
     .values({
       request_id: requestId,
       expires_at: expiresAt,
+      ...(idpIssuer !== undefined ? { idp_issuer: idpIssuer } : {}),
       ...(binding ? { state_hash: binding.stateHash, client_network: binding.clientNetwork } : {}),
     })
     .execute();
@@ -30,7 +31,7 @@ export async function saveRequestId(db: Conn, requestId: string, expiresAt: Date
  */
 export async function saveRequestIdBounded(
   db: Kysely<Database>,
-  row: { requestId: string; expiresAt: Date; binding: RequestBinding; max: number },
+  row: { requestId: string; expiresAt: Date; binding: RequestBinding; max: number; idpIssuer: string },
 ): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtextextended(${`saml_requests:${row.binding.clientNetwork}`}, 0))`.execute(trx);
@@ -41,32 +42,35 @@ export async function saveRequestIdBounded(
       .where('expires_at', '>', new Date())
       .executeTakeFirstOrThrow();
     if (Number(n) >= row.max) return false;
-    await saveRequestId(trx, row.requestId, row.expiresAt, row.binding);
+    await saveRequestId(trx, row.requestId, row.expiresAt, row.binding, row.idpIssuer);
     return true;
   });
 }
 
 /**
  * Single use: true when an outstanding, unexpired request id existed (and is now spent). With
- * `stateHash`, only a request started by the browser holding that state is spent; any other is left
- * as it was (see {@link isRequestOutstanding} to tell the two refusals apart).
+ * `stateHash`, only a request started by the browser holding that state is spent; with `idpIssuer`,
+ * only a request sent to that IdP (or written before requests named their IdP); any other is left as
+ * it was (see {@link outstandingRequest} to tell the refusals apart).
  */
-export async function consumeRequestId(db: Conn, requestId: string, opts: { stateHash?: Buffer } = {}): Promise<boolean> {
+export async function consumeRequestId(db: Conn, requestId: string, opts: { stateHash?: Buffer; idpIssuer?: string } = {}): Promise<boolean> {
   let q = db.deleteFrom('saml_requests').where('request_id', '=', requestId).where('expires_at', '>', new Date());
   if (opts.stateHash !== undefined) q = q.where('state_hash', '=', opts.stateHash);
+  const idp = opts.idpIssuer;
+  if (idp !== undefined) q = q.where((eb) => eb.or([eb('idp_issuer', '=', idp), eb('idp_issuer', 'is', null)]));
   const row = await q.returning('request_id').executeTakeFirst();
   return row !== undefined;
 }
 
-/** Whether an unused, unexpired request id exists (whoever started it). */
-export async function isRequestOutstanding(db: Conn, requestId: string): Promise<boolean> {
+/** An unused, unexpired request (whoever started it, whichever IdP it was sent to), or undefined. */
+export async function outstandingRequest(db: Conn, requestId: string): Promise<{ idpIssuer: string | null } | undefined> {
   const row = await db
     .selectFrom('saml_requests')
-    .select('request_id')
+    .select('idp_issuer')
     .where('request_id', '=', requestId)
     .where('expires_at', '>', new Date())
     .executeTakeFirst();
-  return row !== undefined;
+  return row === undefined ? undefined : { idpIssuer: row.idp_issuer };
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Database, SessionsTable } from '../../shared/db/schema.js';
 type Conn = Kysely<Database> | Transaction<Database>;
 
 /** Why a session ended: a closed list (audit field, metric label `sessions_ended_total{reason}`). */
-export const SESSION_END_REASONS = ['sign_out', 'idle', 'expired', 'revoked', 'idp_logout'] as const;
+export const SESSION_END_REASONS = ['sign_out', 'idle', 'expired', 'revoked', 'idp_logout', 'idp_removed'] as const;
 export type SessionEndReason = (typeof SESSION_END_REASONS)[number];
 
 export type SessionRow = Selectable<SessionsTable>;

@@ -16,16 +16,22 @@ export async function recordLogoutRequest(db: Conn, row: { idpIssuer: string; re
 }
 
 /** Remembers our LogoutRequest id (and where the browser goes afterwards) so any replica can finish the logout. */
-export async function savePendingLogout(db: Conn, row: { requestId: string; returnUrl: string | null; expiresAt: Date }): Promise<void> {
-  await db.insertInto('saml_logout_pending').values({ request_id: row.requestId, return_url: row.returnUrl, expires_at: row.expiresAt }).execute();
+export async function savePendingLogout(db: Conn, row: { requestId: string; returnUrl: string | null; expiresAt: Date; idpIssuer: string }): Promise<void> {
+  await db.insertInto('saml_logout_pending')
+    .values({ request_id: row.requestId, return_url: row.returnUrl, expires_at: row.expiresAt, idp_issuer: row.idpIssuer })
+    .execute();
 }
 
-/** Single use: the pending logout (its return URL) when it was outstanding and unexpired; now spent. */
-export async function consumePendingLogout(db: Conn, requestId: string): Promise<{ returnUrl: string | null } | undefined> {
+/**
+ * Single use: the pending logout (its return URL) when it was outstanding, unexpired and sent to this
+ * IdP (or written before pending logouts named their IdP); now spent.
+ */
+export async function consumePendingLogout(db: Conn, requestId: string, idpIssuer: string): Promise<{ returnUrl: string | null } | undefined> {
   const row = await db
     .deleteFrom('saml_logout_pending')
     .where('request_id', '=', requestId)
     .where('expires_at', '>', new Date())
+    .where((eb) => eb.or([eb('idp_issuer', '=', idpIssuer), eb('idp_issuer', 'is', null)]))
     .returning('return_url')
     .executeTakeFirst();
   return row === undefined ? undefined : { returnUrl: row.return_url };

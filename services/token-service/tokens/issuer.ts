@@ -9,6 +9,8 @@ export interface TokenClaims {
   groups: string[];
   /** The session the token belongs to (claim `sid`). */
   sid?: string;
+  /** The entity id of the IdP the holder signed in at (claim `idp`). */
+  idp?: string;
   /** The token expires no later than this (the session's end); at most the configured lifetime. */
   notAfter?: Date;
 }
@@ -50,6 +52,7 @@ export function createIssuer(opts: IssuerOptions): (claims: TokenClaims, now?: D
       email: claims.email,
       groups: claims.groups,
       ...(claims.sid === undefined ? {} : { sid: claims.sid }),
+      ...(claims.idp === undefined ? {} : { idp: claims.idp }),
     });
     return { token, jti, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) };
   };

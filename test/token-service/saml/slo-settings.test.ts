@@ -8,6 +8,7 @@ import { loadTokenServiceConfig } from '../../../services/token-service/config.j
 import { ConfigError } from '../../../services/shared/env.js';
 import { NS, attr, children, parseXml } from '../../../services/token-service/saml/xml.js';
 import { newSigningKey } from '../../helpers/tokens.js';
+import { envIdp } from '../../helpers/token-service.js';
 import { ACS, NOW, SP, makeKeys, outcome, settings, signedDoc } from './fixtures.js';
 
 const keys = await makeKeys();
@@ -108,9 +109,9 @@ t.test('signing settings are checked at start-up, naming the variable', async (t
   t.match(problems({ SAML_SP_SIGNING_KEY: 'nope' }).join('\n'), /^SAML_SP_SIGNING_KEY: expected one PEM private key/);
   t.match(problems({ SAML_ALLOW_TRANSIENT_NAMEID: 'maybe' }).join('\n'), /^SAML_ALLOW_TRANSIENT_NAMEID: /);
   const ok = loadTokenServiceConfig({ ...env, SAML_SP_SIGNING_KEY: keys.otherSp.key, SAML_SP_SIGNING_CERT: keys.otherSp.cert, SAML_IDP_SLO_URL: 'https://idp/slo', SAML_SLO_URL: 'https://sso.example/saml/slo' });
-  t.equal(ok.saml.sloUrl, 'https://sso.example/saml/slo');
-  t.equal(ok.saml.nameIdFormat, EMAIL, 'emailAddress by default');
-  t.equal(ok.saml.allowTransientNameId, false);
+  t.equal(envIdp(ok).sloUrl, 'https://sso.example/saml/slo');
+  t.equal(envIdp(ok).nameIdFormat, EMAIL, 'emailAddress by default');
+  t.equal(envIdp(ok).allowTransientNameId, false);
 });
 
 t.test('NameID formats: transient refused unless allowed; other stable formats accepted', async (t) => {
