@@ -99,7 +99,8 @@ function validateRule(raw: unknown, index: number, problems: string[]): Rule | n
   const hosts = list(raw, 'hosts', problem, false, (h) => errorIfString(parseHostPattern(h)));
   const conditions = {} as Record<ConditionKey, string[] | null>;
   for (const key of CONDITION_KEYS) {
-    const check = key === 'sourceIps' || key === 'notSourceIps' ? cidr : nonEmpty;
+    // IdP entity ids are compared exactly; one written twice is more often a typo for another IdP.
+    const check = key === 'sourceIps' || key === 'notSourceIps' ? cidr : key === 'idps' ? distinct(nonEmpty) : nonEmpty;
     conditions[key] = list(raw, key, problem, false, check);
   }
   const rule: Rule = {
@@ -115,7 +116,7 @@ function validateRule(raw: unknown, index: number, problems: string[]): Rule | n
     audience,
   };
   if (isPublic && hasIdentityConditions(rule)) {
-    problem('public: a public rule needs no token, so it cannot have subjects, groups, notSubjects or notGroups');
+    problem('public: a public rule needs no token, so it cannot have subjects, groups, idps, notSubjects or notGroups');
   }
   return problems.length > before ? null : rule;
 }
@@ -165,6 +166,18 @@ function list<T>(
     out.push(parsed);
   });
   return out;
+}
+
+/** `check`, and refuses an entry already in the list. */
+function distinct(check: (item: string) => string | Invalid): (item: string) => string | Invalid {
+  const seen = new Set<string>();
+  return (item) => {
+    const checked = check(item);
+    if (checked instanceof Invalid) return checked;
+    if (seen.has(checked)) return new Invalid('is listed twice');
+    seen.add(checked);
+    return checked;
+  };
 }
 
 function nonEmpty(item: string): string | Invalid {
