@@ -16,7 +16,8 @@ const ID = /^[A-Za-z0-9._-]{1,64}$/;
 /** The methods Node's HTTP parser knows (what can reach /auth); a rule naming another never matches. */
 const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
 const TOP_KEYS = ['version', 'rules'];
-const RULE_KEYS = ['id', 'effect', 'public', 'paths', 'methods', 'hosts', ...CONDITION_KEYS, 'upstreamJwt', 'audience'];
+/** Every key a rule may have (the chart's values.schema.json lists the same). */
+export const RULE_KEYS = ['id', 'effect', 'public', 'paths', 'methods', 'hosts', ...CONDITION_KEYS, 'upstreamJwt', 'audience'];
 /** An assertion audience: visible ASCII without spaces, like a host name or a URI. */
 const AUDIENCE = /^[\x21-\x7e]{1,256}$/;
 
