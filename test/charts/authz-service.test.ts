@@ -138,6 +138,8 @@ t.test('the policy ConfigMap holds the rules; its edits do not roll the pods; an
     policy.data['policy.yaml'],
   );
   t.same(annotations(edited), annotations(fromValues), 'a policy edit changes no checksum: the service reloads it');
+  const clinic = render(CHART, { ...fromValues, set: { ...config, 'policy.rules[0].idps[0]': 'https://idp.clinic.example/saml' } });
+  t.same(parse((one(clinic, 'ConfigMap', `${FULL}-policy`) as typeof policy).data['policy.yaml']!).rules[0].idps, ['https://idp.clinic.example/saml'], 'an inline rule can name idps');
   t.not(annotations({ ...fromValues, set: { ...config, 'config.cache.ttlSeconds': '5' } })['checksum/config'], annotations(fromValues)['checksum/config']);
 
   const existing = render(CHART, allFlags);

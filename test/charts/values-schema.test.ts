@@ -2,6 +2,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { RULE_KEYS } from '../../services/authz-service/policy/parse.js';
 import { chartDir } from './render.js';
 
 // values.yaml, its `## @param` documentation and values.schema.json must describe the same tree, and
@@ -65,3 +66,9 @@ for (const chart of ['token-service', 'authz-service']) {
     t.same(stale, [], 'every top-level schema property is a value');
   });
 }
+
+t.test('authz-service: policy.rules in the schema takes exactly the keys the policy parser knows', async (t) => {
+  const schema = JSON.parse(readFileSync(join(chartDir('authz-service'), 'values.schema.json'), 'utf8')) as Schema;
+  const rule = schemaAt(schema, ['policy', 'rules'])?.items;
+  t.same(Object.keys(rule?.properties ?? {}).sort(), [...RULE_KEYS].sort(), 'a key the chart refuses cannot be written inline; one it accepts must parse');
+});

@@ -1,6 +1,6 @@
 /**
  * `npm run policy -- lint FILE` and `npm run policy -- explain FILE --method GET --url https://host/p
- * [--groups a,b] [--subject s] [--ip 1.2.3.4] [--anonymous]`.
+ * [--groups a,b] [--subject s] [--idp entity-id] [--ip 1.2.3.4] [--anonymous]`.
  * Exit codes: lint 0 clean (warnings and notes allowed), 1 error findings; 2 invalid policy or usage.
  */
 import { readFile } from 'node:fs/promises';
@@ -15,7 +15,7 @@ import { normalizePath } from '../request/path.js';
 const USAGE = `usage:
   policy --help
   policy lint FILE
-  policy explain FILE --method GET --url https://host/path [--groups a,b] [--subject s] [--ip 1.2.3.4] [--anonymous]`;
+  policy explain FILE --method GET --url https://host/path [--groups a,b] [--subject s] [--idp entity-id] [--ip 1.2.3.4] [--anonymous]`;
 
 type Write = (line: string) => void;
 
@@ -77,8 +77,9 @@ async function explain(file: string, rest: string[], write: Write): Promise<numb
     return 0;
   }
   if (path.path !== url.rawPath) write(`path      normalised to ${path.path}`);
-  const identity: Identity | null = opts.anonymous ? null : { subject: opts.subject ?? '', groups: opts.groups };
-  write(`identity  ${identity ? `subject ${JSON.stringify(identity.subject)}, groups [${identity.groups.join(', ')}]` : 'anonymous (no token)'}`);
+  const identity: Identity | null = opts.anonymous ? null : { subject: opts.subject ?? '', groups: opts.groups, idp: opts.idp ?? null };
+  const idp = identity?.idp === null ? 'none (idps of allow rules do not hold, of deny rules do)' : JSON.stringify(identity?.idp);
+  write(`identity  ${identity ? `subject ${JSON.stringify(identity.subject)}, groups [${identity.groups.join(', ')}], idp ${idp}` : 'anonymous (no token)'}`);
   write(`client    ${opts.ip ?? 'unknown: network conditions of allow rules do not hold, of deny rules do'}`);
   const request = { method: opts.method, host: url.host, path: path.path, clientIp: opts.ip ?? '' };
   const { decision, rules } = explainDecision(compilePolicy(policy), request, identity);
@@ -109,6 +110,7 @@ function explainOptions(rest: string[]) {
         url: { type: 'string' },
         groups: { type: 'string' },
         subject: { type: 'string' },
+        idp: { type: 'string' },
         ip: { type: 'string' },
         anonymous: { type: 'boolean' },
       },
@@ -120,11 +122,13 @@ function explainOptions(rest: string[]) {
   }
   if (values.method === undefined || values.url === undefined) throw new UsageError('explain needs --method and --url');
   if (!HTTP_TOKEN.test(values.method)) throw new UsageError(`--method: "${values.method}" is not a method`);
-  if (values.anonymous && (values.subject !== undefined || values.groups !== undefined)) {
-    throw new UsageError('--anonymous cannot be combined with --subject or --groups');
+  if (values.anonymous && (values.subject !== undefined || values.groups !== undefined || values.idp !== undefined)) {
+    throw new UsageError('--anonymous cannot be combined with --subject, --groups or --idp');
   }
+  // A token never carries an empty idp (the verifier refuses it): leave --idp out for a token without one.
+  if (values.idp !== undefined && values.idp.trim() === '') throw new UsageError('--idp: an entity id, not empty (leave --idp out for a token without idp)');
   const groups = (values.groups ?? '').split(',').map((g) => g.trim()).filter((g) => g !== '');
-  return { method: values.method.toUpperCase(), url: values.url, groups, subject: values.subject, ip: values.ip, anonymous: values.anonymous ?? false };
+  return { method: values.method.toUpperCase(), url: values.url, groups, subject: values.subject, idp: values.idp, ip: values.ip, anonymous: values.anonymous ?? false };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -72,6 +72,7 @@ function compileRule(rule: Rule): CompiledRule {
     identityConditions: IDENTITY_KEYS.some((k) => c[k] !== null),
     subjects: set(c.subjects),
     groups: set(c.groups),
+    idps: set(c.idps),
     notSubjects: set(c.notSubjects),
     notGroups: set(c.notGroups),
     sourceIps: net(c.sourceIps),

@@ -13,10 +13,11 @@ export interface CompiledRule {
   index: number;
   isDeny: boolean;
   isPublic: boolean;
-  /** names subjects, groups, notSubjects or notGroups: signing in could change whether it applies */
+  /** names subjects, groups, idps, notSubjects or notGroups: signing in could change whether it applies */
   identityConditions: boolean;
   subjects: ReadonlySet<string> | null;
   groups: ReadonlySet<string> | null;
+  idps: ReadonlySet<string> | null;
   notSubjects: ReadonlySet<string> | null;
   notGroups: ReadonlySet<string> | null;
   sourceIps: BlockList | null;
@@ -34,7 +35,11 @@ export interface Client {
   family: IpFamily | null;
 }
 
-export const ANONYMOUS: Identity = Object.freeze({ subject: '', groups: Object.freeze([]) as readonly string[] });
+/**
+ * Stands in for "no token": no subject, no groups, and signed in at no IdP (`idp` "", which no token
+ * carries), so an `idps` condition does not hold for it, of an allow or a deny rule, as `groups` does not.
+ */
+export const ANONYMOUS: Identity = Object.freeze({ subject: '', groups: Object.freeze([]) as readonly string[], idp: '' });
 
 export function clientOf(clientIp: string): Client {
   const ip = normalizeIp(clientIp);
@@ -44,13 +49,15 @@ export function clientOf(clientIp: string): Client {
 /**
  * Every condition the rule names holds. A list holds when any entry does; a `notX` list holds when
  * none does. An unknown client address fails closed: an allow rule's network conditions do not hold,
- * a deny rule's do.
+ * a deny rule's do. So does a token that does not name its IdP (`idp` null): an allow rule's `idps`
+ * does not hold, a deny rule's does.
  */
 export function applies(r: CompiledRule, identity: Identity, client: Client): boolean {
   if (r.subjects !== null && !r.subjects.has(identity.subject)) return false;
   if (r.notSubjects !== null && r.notSubjects.has(identity.subject)) return false;
   if (r.groups !== null && !anyIn(identity.groups, r.groups)) return false;
   if (r.notGroups !== null && anyIn(identity.groups, r.notGroups)) return false;
+  if (r.idps !== null && !fromIdp(r.idps, identity.idp, r.isDeny)) return false;
   if (r.sourceIps !== null && !inNetwork(r.sourceIps, client, r.isDeny)) return false;
   if (r.notSourceIps !== null && inNetwork(r.notSourceIps, client, !r.isDeny)) return false;
   return true;
@@ -67,6 +74,8 @@ export function holds(r: CompiledRule, key: ConditionKey, identity: Identity, cl
       return r.groups === null || anyIn(identity.groups, r.groups);
     case 'notGroups':
       return r.notGroups === null || !anyIn(identity.groups, r.notGroups);
+    case 'idps':
+      return r.idps === null || fromIdp(r.idps, identity.idp, r.isDeny);
     case 'sourceIps':
       return r.sourceIps === null || inNetwork(r.sourceIps, client, r.isDeny);
     case 'notSourceIps':
@@ -77,6 +86,10 @@ export function holds(r: CompiledRule, key: ConditionKey, identity: Identity, cl
 function anyIn(groups: readonly string[], set: ReadonlySet<string>): boolean {
   for (let i = 0; i < groups.length; i++) if (set.has(groups[i] as string)) return true;
   return false;
+}
+
+function fromIdp(idps: ReadonlySet<string>, idp: string | null, ifUnknown: boolean): boolean {
+  return idp === null ? ifUnknown : idps.has(idp);
 }
 
 function inNetwork(list: BlockList, client: Client, ifUnknown: boolean): boolean {

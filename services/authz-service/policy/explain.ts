@@ -50,7 +50,10 @@ export function explainDecision(compiled: CompiledPolicy, request: RequestFacts,
     const matched = host !== undefined && method;
     for (const key of CONDITION_KEYS) {
       const values = rule.conditions[key];
-      if (values !== null) notes.push(`${key} [${values.join(', ')}]: ${holds(r, key, who, client) ? 'holds' : 'does not hold'}`);
+      if (values === null) continue;
+      // A token that names no IdP fails closed, like an unknown client address: say so.
+      const unknown = key === 'idps' && who.idp === null ? ` (the token names no IdP: ${r.isDeny ? "a deny's" : "an allow's"} idps ${r.isDeny ? 'holds' : 'does not hold'})` : '';
+      notes.push(`${key} [${values.join(', ')}]: ${holds(r, key, who, client) ? 'holds' : 'does not hold'}${unknown}`);
     }
     if (r.upstreamJwt || r.audience !== null) {
       const aud = r.audience === null ? `the request host "${name}"` : `"${r.audience}"`;

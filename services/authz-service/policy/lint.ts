@@ -25,6 +25,8 @@ export const LINT_CODES = {
   site_wide_public: 'warning',
   /** warning: a deny on an exact path leaves `/x/` and `/x/...` reachable */
   deny_exact_path: 'warning',
+  /** warning: an `idps` entry that is not a URI or URN (what SAML entity ids are): probably matches no token */
+  idp_not_uri: 'warning',
   /** warning: no rules at all: everything is denied */
   empty_policy: 'warning',
   /** info: an allow and a deny reach some of the same requests (the deny wins where both apply) */
@@ -32,6 +34,9 @@ export const LINT_CODES = {
 } as const satisfies Record<string, Severity>;
 
 export type LintCode = keyof typeof LINT_CODES;
+
+/** A URI or URN as entity ids are written: a scheme, a colon, then no white space. */
+const ENTITY_ID = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$/;
 
 export function lintPolicy(policy: Policy): LintFinding[] {
   const findings: LintFinding[] = [];
@@ -60,6 +65,15 @@ export function lintPolicy(policy: Policy): LintFinding[] {
     }
     if (rule.effect === 'allow' && rule.public && rule.hosts === null && rule.paths.some((p) => p.segments.length === 1 && p.segments[0] === '**')) {
       add('site_wide_public', rule, 'public on "/**" for every host: the whole site needs no token. Name the paths (or hosts) that are public');
+    }
+    for (const idp of rule.conditions.idps ?? []) {
+      if (ENTITY_ID.test(idp)) continue;
+      add(
+        'idp_not_uri',
+        rule,
+        `idps "${idp}": an IdP entity id is a URI or URN (https://idp.example.com/saml, urn:…), compared exactly with the token's idp claim, ` +
+          'so this probably matches no token. Copy the entityID from the IdP\'s metadata',
+      );
     }
     const contra = contradiction(rule);
     if (contra) add('never_matches', rule, `can never apply: ${contra}`);

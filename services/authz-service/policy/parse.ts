@@ -16,7 +16,8 @@ const ID = /^[A-Za-z0-9._-]{1,64}$/;
 /** The methods Node's HTTP parser knows (what can reach /auth); a rule naming another never matches. */
 const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
 const TOP_KEYS = ['version', 'rules'];
-const RULE_KEYS = ['id', 'effect', 'public', 'paths', 'methods', 'hosts', ...CONDITION_KEYS, 'upstreamJwt', 'audience'];
+/** Every key a rule may have (the chart's values.schema.json lists the same). */
+export const RULE_KEYS = ['id', 'effect', 'public', 'paths', 'methods', 'hosts', ...CONDITION_KEYS, 'upstreamJwt', 'audience'];
 /** An assertion audience: visible ASCII without spaces, like a host name or a URI. */
 const AUDIENCE = /^[\x21-\x7e]{1,256}$/;
 
@@ -99,7 +100,8 @@ function validateRule(raw: unknown, index: number, problems: string[]): Rule | n
   const hosts = list(raw, 'hosts', problem, false, (h) => errorIfString(parseHostPattern(h)));
   const conditions = {} as Record<ConditionKey, string[] | null>;
   for (const key of CONDITION_KEYS) {
-    const check = key === 'sourceIps' || key === 'notSourceIps' ? cidr : nonEmpty;
+    // IdP entity ids are compared exactly; one written twice is more often a typo for another IdP.
+    const check = key === 'sourceIps' || key === 'notSourceIps' ? cidr : key === 'idps' ? distinct(nonEmpty) : nonEmpty;
     conditions[key] = list(raw, key, problem, false, check);
   }
   const rule: Rule = {
@@ -115,7 +117,7 @@ function validateRule(raw: unknown, index: number, problems: string[]): Rule | n
     audience,
   };
   if (isPublic && hasIdentityConditions(rule)) {
-    problem('public: a public rule needs no token, so it cannot have subjects, groups, notSubjects or notGroups');
+    problem('public: a public rule needs no token, so it cannot have subjects, groups, idps, notSubjects or notGroups');
   }
   return problems.length > before ? null : rule;
 }
@@ -165,6 +167,18 @@ function list<T>(
     out.push(parsed);
   });
   return out;
+}
+
+/** `check`, and refuses an entry already in the list. */
+function distinct(check: (item: string) => string | Invalid): (item: string) => string | Invalid {
+  const seen = new Set<string>();
+  return (item) => {
+    const checked = check(item);
+    if (checked instanceof Invalid) return checked;
+    if (seen.has(checked)) return new Invalid('is listed twice');
+    seen.add(checked);
+    return checked;
+  };
 }
 
 function nonEmpty(item: string): string | Invalid {

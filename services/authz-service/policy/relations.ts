@@ -71,6 +71,7 @@ export function conditionsImplied(a: Rule, b: Rule): boolean {
   const check: Record<ConditionKey, () => boolean> = {
     subjects: () => subset(bc.subjects, ac.subjects),
     groups: () => subset(bc.groups, ac.groups),
+    idps: () => subset(bc.idps, ac.idps),
     sourceIps: () => subset(bc.sourceIps, ac.sourceIps),
     notSubjects: () =>
       subset(ac.notSubjects, bc.notSubjects) || (bc.subjects?.every((s) => !ac.notSubjects?.includes(s)) ?? false),

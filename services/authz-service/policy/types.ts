@@ -19,13 +19,14 @@ export interface HostPattern {
 export const CONDITION_KEYS = [
   'subjects',
   'groups',
+  'idps',
   'sourceIps',
   'notSubjects',
   'notGroups',
   'notSourceIps',
 ] as const;
 export type ConditionKey = (typeof CONDITION_KEYS)[number];
-export const IDENTITY_KEYS: readonly ConditionKey[] = ['subjects', 'groups', 'notSubjects', 'notGroups'];
+export const IDENTITY_KEYS: readonly ConditionKey[] = ['subjects', 'groups', 'idps', 'notSubjects', 'notGroups'];
 export const NETWORK_KEYS: readonly ConditionKey[] = ['sourceIps', 'notSourceIps'];
 
 /** A validated rule. Lists are null when absent (any); a present list is never empty. */
@@ -65,6 +66,12 @@ export interface RequestFacts {
 export interface Identity {
   subject: string;
   groups: readonly string[];
+  /**
+   * The entity id of the IdP the user signed in at (claim `idp`); null: the token does not say (issued
+   * before tokens carried it). An unknown IdP fails closed: an `idps` condition of an allow rule does
+   * not hold, of a deny rule does.
+   */
+  idp: string | null;
 }
 
 export type Outcome = 'allow' | 'deny' | 'unauthenticated';

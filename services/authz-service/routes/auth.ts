@@ -139,6 +139,8 @@ const auth: FastifyPluginAsync<AuthContext> = async (app, ctx) => {
     audit({
       event: 'access_denied',
       subject: verifiedClaims?.subject ?? null,
+      // Audit only (a log line per denial): never a metric label, entity ids are not a bounded set.
+      ...(verifiedClaims !== null && verifiedClaims.idp !== null ? { idp: verifiedClaims.idp } : {}),
       jti: authn.ok ? authn.claims.jti : authn.jti,
       reason,
       rule: decision.ruleId ?? null,

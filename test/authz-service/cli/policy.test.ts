@@ -20,6 +20,13 @@ const networkOnly = await file('network.yaml', 'rules:\n  - { id: office, effect
 const invalid = await file('invalid.yaml', 'rules:\n  - { id: a, effect: allow, paths: ["/a*b"] }\n');
 const warnOnly = await file('warn.yaml', 'rules: []\n');
 const asserting = await file('upstream.yaml', 'rules:\n  - { id: orders, effect: allow, paths: ["/orders/**"], groups: [staff], upstreamJwt: true, audience: orders-api }\n  - { id: app, effect: allow, paths: ["/app/**"], groups: [staff], upstreamJwt: true }\n  - { id: docs, effect: allow, public: true, paths: ["/docs/**"] }\n');
+const CLINIC = 'https://idp.clinic.example/saml';
+const partners = await file('idps.yaml', `rules:
+  - { id: staff, effect: allow, paths: ["/**"], groups: [staff], idps: ["https://idp.hospital.example/saml"] }
+  - { id: clinic-lab, effect: allow, paths: ["/lab/**"], idps: ["${CLINIC}"] }
+  - { id: no-billing-from-clinic, effect: deny, paths: ["/billing/**"], idps: ["${CLINIC}"] }
+`);
+const explainIdps = (path: string, ...more: string[]) => ['explain', partners, '--method', 'GET', '--url', `https://app.example.com${path}`, ...more];
 
 type Row = [name: string, args: string[], code: number, out: RegExp];
 const rows: Row[] = [
@@ -47,6 +54,18 @@ const rows: Row[] = [
     /upstream  X-Auth-Request-Jwt, aud "app.example.com"\n[\s\S]*aud the request host "app.example.com"/],
   ['explain: a public allow sends no assertion', ['explain', asserting, '--method', 'GET', '--url', 'https://app.example.com/docs/x', '--groups', 'staff'], 0,
     /by rule "docs" → HTTP 200\nrules whose path matches/],
+  ['explain: a partner clinic user on the lab path', explainIdps('/lab/results', '--subject', 'p@clinic', '--idp', CLINIC), 0,
+    /identity  subject "p@clinic", groups \[\], idp "https:\/\/idp\.clinic\.example\/saml"\n[\s\S]*decision {2}allow \(allow_rule\) by rule "clinic-lab"[\s\S]*rule "clinic-lab" \(#2\) allow: applies\n {6}path "\/lab\/\*\*" matches\n {6}any host\n {6}any method\n {6}idps \[https:\/\/idp\.clinic\.example\/saml\]: holds/],
+  ['explain: a partner clinic user elsewhere', explainIdps('/wards', '--groups', 'staff', '--idp', CLINIC), 0,
+    /decision {2}deny \(no_matching_rule\) → HTTP 403[\s\S]*idps \[https:\/\/idp\.hospital\.example\/saml\]: does not hold/],
+  ['explain: the deny for the clinic IdP', explainIdps('/billing/x', '--groups', 'staff', '--idp', CLINIC), 0,
+    /decision {2}deny \(explicit_deny\) by rule "no-billing-from-clinic" → HTTP 403/],
+  ['explain: hospital staff pass the clinic deny', explainIdps('/billing/x', '--groups', 'staff', '--idp', 'https://idp.hospital.example/saml'), 0,
+    /decision {2}allow \(allow_rule\) by rule "staff"[\s\S]*rule "no-billing-from-clinic" \(#3\) deny: matches, does not apply\n[\s\S]*idps \[https:\/\/idp\.clinic\.example\/saml\]: does not hold/],
+  ['explain: without --idp the token names no IdP and fails closed', explainIdps('/billing/x', '--groups', 'staff'), 0,
+    /idp none \(idps of allow rules do not hold, of deny rules do\)[\s\S]*decision {2}deny \(explicit_deny\) by rule "no-billing-from-clinic"[\s\S]*idps \[https:\/\/idp\.hospital\.example\/saml\]: does not hold \(the token names no IdP: an allow's idps does not hold\)[\s\S]*idps \[https:\/\/idp\.clinic\.example\/saml\]: holds \(the token names no IdP: a deny's idps holds\)/],
+  ['usage: --idp with --anonymous', explainIdps('/lab/x', '--anonymous', '--idp', CLINIC), 2, /--anonymous cannot be combined with --subject, --groups or --idp/],
+  ['usage: an empty --idp', explainIdps('/lab/x', '--idp', ''), 2, /--idp: an entity id, not empty/],
   ['explain: an ambiguous path', ['explain', 'examples/policy.yaml', '--method', 'GET', '--url', 'https://app.example.com/docs/..;/admin'], 0,
     /refused before any rule: the path is ambiguous \(path_parameter\) → HTTP 403/],
 ];

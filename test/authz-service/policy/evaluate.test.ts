@@ -1,6 +1,11 @@
 import t from 'tap';
 import { compilePolicy, evaluate, explainDecision, parsePolicy } from '../../../services/authz-service/policy/index.js';
 import type { Decision, Identity, Policy } from '../../../services/authz-service/policy/index.js';
+import { ANONYMOUS, applies, clientOf, holds } from '../../../services/authz-service/policy/decide.js';
+import { CONDITION_KEYS } from '../../../services/authz-service/policy/types.js';
+
+const HOSPITAL = 'https://idp.hospital.example/saml';
+const CLINIC = 'https://idp.clinic.example/saml';
 
 const POLICY = `
 rules:
@@ -22,6 +27,9 @@ rules:
   - { id: one-file, effect: allow, public: true, paths: ["/files/*"] }
   - { id: shared-not-bob, effect: allow, paths: ["/shared/**"], notSubjects: [bob] }
   - { id: raw-not-readable, effect: deny, paths: ["/raw/**"], methods: [get] }
+  - { id: clinic-lab, effect: allow, paths: ["/lab/**"], idps: ["${CLINIC}"] }
+  - { id: hospital-staff-records, effect: allow, paths: ["/records/**"], idps: ["${HOSPITAL}", "urn:example:idp:archive"], groups: [staff] }
+  - { id: no-billing-from-clinic, effect: deny, paths: ["/billing/**", "/lab/billing/**", "/docs/billing/**"], idps: ["${CLINIC}"] }
 `;
 
 function load(text: string): Policy {
@@ -32,7 +40,10 @@ function load(text: string): Policy {
 const compiled = compilePolicy(load(POLICY));
 
 const anon = null;
-const who = (subject: string, ...groups: string[]): Identity => ({ subject, groups });
+/** Signed in at the hospital's IdP (as every token now says), at another IdP, or a token that names none. */
+const who = (subject: string, ...groups: string[]): Identity => ({ subject, groups, idp: HOSPITAL });
+const from = (idp: string, subject: string, ...groups: string[]): Identity => ({ subject, groups, idp });
+const noIdp = (subject: string, ...groups: string[]): Identity => ({ subject, groups, idp: null });
 const allow = (ruleId: string): Decision => ({ outcome: 'allow', reason: 'allow_rule', ruleId, public: false });
 const pub = (ruleId: string): Decision => ({ outcome: 'allow', reason: 'public_rule', ruleId, public: true });
 const deny = (ruleId: string): Decision => ({ outcome: 'deny', reason: 'explicit_deny', ruleId });
@@ -111,6 +122,24 @@ const rows: Row[] = [
   ['a deny naming GET also denies HEAD', `HEAD other.example.com /raw/x`, who('s', 'staff'), deny('raw-not-readable')],
   ['a deny naming GET does not deny POST', `POST other.example.com /raw/x`, who('s', 'staff'), implicit],
   ['an allow naming GET, HEAD admits HEAD', `HEAD ${APP} /docs/x`, anon, pub('docs-public')],
+  // idps: the IdP the token was issued after (claim idp)
+  ['an idps allow admits a user of that IdP', `GET other.example.com /lab/x`, from(CLINIC, 'p@clinic'), allow('clinic-lab')],
+  ['an idps allow refuses a user of another IdP', `GET other.example.com /lab/x`, who('s', 'staff'), implicit],
+  ['an idps allow refuses a token that names no IdP', `GET other.example.com /lab/x`, noIdp('p@clinic'), implicit],
+  ['an idps allow never applies anonymously', `GET other.example.com /lab/x`, anon, signIn()],
+  ['idps compare exactly (no trailing slash, case as written)', `GET other.example.com /lab/x`, from(`${CLINIC}/`, 'p'), implicit],
+  ['idps compare exactly (case)', `GET other.example.com /lab/x`, from(CLINIC.toUpperCase(), 'p'), implicit],
+  ['idps and groups both hold', `GET other.example.com /records/x`, who('s', 'staff'), allow('hospital-staff-records')],
+  ['any listed IdP will do', `GET other.example.com /records/x`, from('urn:example:idp:archive', 'a', 'staff'), allow('hospital-staff-records')],
+  ['idps hold, groups do not', `GET other.example.com /records/x`, who('d', 'dev'), implicit],
+  ['groups hold, idps do not', `GET other.example.com /records/x`, from(CLINIC, 'c', 'staff'), implicit],
+  ['an idps deny applies to a user of that IdP', `GET ${APP} /billing/x`, from(CLINIC, 'c', 'staff'), deny('no-billing-from-clinic')],
+  ['an idps deny spares users of other IdPs', `GET ${APP} /billing/x`, who('s', 'staff'), allow('app')],
+  ['an idps deny applies to a token that names no IdP (fails closed)', `GET ${APP} /billing/x`, noIdp('s', 'staff'), deny('no-billing-from-clinic')],
+  ['an idps deny beats an idps allow for the same IdP', `GET other.example.com /lab/billing/x`, from(CLINIC, 'p'), deny('no-billing-from-clinic')],
+  ['anonymous: an idps deny does not hold (no IdP), sign in', `GET ${APP} /billing/x`, anon, signIn()],
+  ['anonymous: an idps deny leaves a public rule public', `GET ${APP} /docs/billing/x`, anon, pub('docs-public')],
+  ['an idps deny beats a public rule for a user of that IdP', `GET ${APP} /docs/billing/x`, from(CLINIC, 'p'), deny('no-billing-from-clinic')],
 ];
 
 for (const [name, line, identity, expected, ip] of rows) {
@@ -136,8 +165,11 @@ t.test('the index agrees with the reference evaluation on generated requests', a
     return xs[seed % xs.length] as T;
   };
   const hosts = [APP, `${APP}:8443`, 'admin.example.com', 'eu.admin.example.com', 'x.y.admin.example.com', 'other.com'];
-  const segs = ['raw', 'docs', 'drafts', 'api', 'API', 'secret', 'Secret', 'reports', 'q1', 'view', 'internal', 'metrics', 'exact', 'files', 'shared', 'x', ''];
-  const ids = [null, who('alice'), who('bob'), who('c', 'contractors'), who('s', 'staff'), who('a', 'admins', 'ops'), who('o', 'ops')];
+  const segs = ['raw', 'docs', 'drafts', 'api', 'API', 'secret', 'Secret', 'reports', 'q1', 'view', 'internal', 'metrics', 'exact', 'files', 'shared', 'lab', 'records', 'billing', 'x', ''];
+  const ids = [
+    null, who('alice'), who('bob'), who('c', 'contractors'), who('s', 'staff'), who('a', 'admins', 'ops'), who('o', 'ops'),
+    from(CLINIC, 'p'), from(CLINIC, 'c', 'staff', 'contractors'), from('urn:example:idp:archive', 'r', 'staff'), noIdp('s', 'staff'), noIdp('a', 'admins'),
+  ];
   const ips = ['203.0.113.5', '198.51.100.1', '10.0.0.1', '2001:db8::1', '', 'bad'];
   let mismatches = 0;
   for (let i = 0; i < 5000; i++) {
@@ -154,4 +186,20 @@ t.test('the index agrees with the reference evaluation on generated requests', a
     }
   }
   t.equal(mismatches, 0);
+});
+
+t.test('applies is the conjunction of the conditions explain shows, for every rule and identity', async (t) => {
+  const identities = [ANONYMOUS, who('s', 'staff'), from(CLINIC, 'p'), from(CLINIC, 'c', 'contractors'), noIdp('s', 'staff'), noIdp('a', 'admins', 'ops')];
+  const clients = ['203.0.113.5', '10.0.0.1', 'bad'].map(clientOf);
+  let checked = 0;
+  for (const r of compiled.rules) {
+    for (const identity of identities) {
+      for (const client of clients) {
+        const each = CONDITION_KEYS.every((k) => holds(r, k, identity, client));
+        if (applies(r, identity, client) !== each) t.fail(`${r.id} for ${JSON.stringify(identity)} from ${client.ip}`);
+        checked++;
+      }
+    }
+  }
+  t.equal(checked, compiled.rules.length * identities.length * clients.length);
 });

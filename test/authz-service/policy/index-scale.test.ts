@@ -46,21 +46,21 @@ for (const [name, i, path, expected] of rows) {
 
 t.test('a rule deep in a large policy decides correctly', async (t) => {
   const request = { method: 'POST', host: 'h49.example.com', path: '/svc9999/x', clientIp: '10.0.0.1' };
-  t.same(evaluate(large, request, { subject: 'u', groups: ['team-9999'] }), { outcome: 'deny', reason: 'explicit_deny', ruleId: 'svc-9999' });
+  t.same(evaluate(large, request, { subject: 'u', groups: ['team-9999'], idp: null }), { outcome: 'deny', reason: 'explicit_deny', ruleId: 'svc-9999' });
   const get = { method: 'POST', host: 'h47.example.com', path: '/svc9997/x', clientIp: '10.0.0.1' };
-  t.same(evaluate(large, get, { subject: 'u', groups: ['team-9997'] }), {
+  t.same(evaluate(large, get, { subject: 'u', groups: ['team-9997'], idp: null }), {
     outcome: 'allow',
     reason: 'allow_rule',
     ruleId: 'svc-9997',
     public: false,
   });
-  t.same(evaluate(large, { ...get, method: 'GET' }, { subject: 'u', groups: ['team-9997'] }), { outcome: 'deny', reason: 'no_matching_rule' });
+  t.same(evaluate(large, { ...get, method: 'GET' }, { subject: 'u', groups: ['team-9997'], idp: null }), { outcome: 'deny', reason: 'no_matching_rule' });
 });
 
 t.test('decision time (informational, not asserted)', async (t) => {
   for (const [label, compiled] of [['10', small], ['10,000', large]] as const) {
     const request = { method: 'GET', host: 'h4.example.com', path: '/svc4/a/b', clientIp: '10.0.0.1' };
-    const identity = { subject: 'u', groups: ['team-4'] };
+    const identity = { subject: 'u', groups: ['team-4'], idp: null };
     const n = 100_000;
     const start = process.hrtime.bigint();
     for (let k = 0; k < n; k++) evaluate(compiled, request, identity);

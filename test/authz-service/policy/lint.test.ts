@@ -46,6 +46,18 @@ const rows: Row[] = [
   ['a public rule on "/**" of one host is not site-wide', ['{ id: p, effect: allow, public: true, hosts: [docs.example.com], paths: ["/**"] }'], []],
   ['a public rule on a subtree is not site-wide', ['{ id: p, effect: allow, public: true, paths: ["/docs/**"] }'], []],
   ['a deny on an exact path', ['{ id: d, effect: deny, paths: ["/admin"] }'], [['deny_exact_path', 'd']]],
+  ['idps written as URIs and URNs are fine', ['{ id: a, effect: allow, paths: ["/lab/**"], idps: ["https://idp.clinic.example/saml", "urn:mace:example:idp", "http://sts.example/adfs/services/trust"] }'], []],
+  ['an idp written as a host name', ['{ id: a, effect: allow, paths: ["/lab/**"], idps: ["https://idp.clinic.example/saml", "idp.hospital.example"] }'], [['idp_not_uri', 'a']]],
+  ['an idp written as a display name, in a deny', ['{ id: d, effect: deny, paths: ["/x/**"], idps: ["Partner Clinic"] }'], [['idp_not_uri', 'd']]],
+  ['an idp with white space', ['{ id: a, effect: allow, paths: ["/x"], idps: ["https://idp.example/saml "] }'], [['idp_not_uri', 'a']]],
+  ['an allow under a deny for the same IdP', [
+    '{ id: a, effect: allow, paths: ["/lab/**"], idps: ["https://idp.clinic.example/saml"] }',
+    '{ id: d, effect: deny, paths: ["/**"], idps: ["https://idp.clinic.example/saml", "urn:other"] }',
+  ], [['shadowed_by_deny', 'a']]],
+  ['an allow for another IdP than the deny overlaps it', [
+    '{ id: a, effect: allow, paths: ["/lab/**"], idps: ["https://idp.hospital.example/saml"] }',
+    '{ id: d, effect: deny, paths: ["/**"], idps: ["https://idp.clinic.example/saml"] }',
+  ], [['overlapping_allow_deny', 'a']]],
 ];
 
 for (const [name, rules, expected] of rows) {
@@ -62,4 +74,12 @@ t.test('findings name the rule and carry their severity', async (t) => {
   const [finding] = lintPolicy(parsed.policy);
   t.equal(finding?.severity, 'error');
   t.match(finding?.message, /^rule "office" \(#1\): grants on a network condition alone/);
+});
+
+t.test('an idp that is not a URI is a warning that names the value', async (t) => {
+  const parsed = parsePolicy('rules:\n  - { id: lab, effect: allow, paths: ["/lab/**"], idps: [clinic] }');
+  if (!parsed.ok) throw new Error('invalid');
+  const [finding] = lintPolicy(parsed.policy);
+  t.equal(finding?.severity, 'warning');
+  t.match(finding?.message, /^rule "lab" \(#1\): idps "clinic": an IdP entity id is a URI or URN/);
 });

@@ -16,12 +16,26 @@ const rows: Row[] = [
   ['a missing effect', rule('{ id: a, paths: ["/"] }'), ['rule "a" (#1): effect: required, "allow" or "deny"']],
   ['an unknown effect', rule('{ id: a, effect: permit, paths: ["/"] }'), ['rule "a" (#1): effect: required, "allow" or "deny"']],
   ['an unknown key (a typo must not widen a rule)', rule('{ id: a, effect: allow, paths: ["/"], group: [admins] }'), [
-    'rule "a" (#1): unknown key "group" (known: id, effect, public, paths, methods, hosts, subjects, groups, sourceIps, notSubjects, notGroups, notSourceIps, upstreamJwt, audience)',
+    'rule "a" (#1): unknown key "group" (known: id, effect, public, paths, methods, hosts, subjects, groups, idps, sourceIps, notSubjects, notGroups, notSourceIps, upstreamJwt, audience)',
   ]],
   ['a public deny', rule('{ id: a, effect: deny, public: true, paths: ["/"] }'), ['rule "a" (#1): public: only an allow rule can be public']],
   ['public is not a boolean', rule('{ id: a, effect: allow, public: "yes", paths: ["/"] }'), ['rule "a" (#1): public: must be true or false']],
   ['a public rule with identity conditions', rule('{ id: a, effect: allow, public: true, paths: ["/"], notGroups: [x] }'), [
-    'rule "a" (#1): public: a public rule needs no token, so it cannot have subjects, groups, notSubjects or notGroups',
+    'rule "a" (#1): public: a public rule needs no token, so it cannot have subjects, groups, idps, notSubjects or notGroups',
+  ]],
+  ['a public rule naming idps', rule('{ id: a, effect: allow, public: true, paths: ["/"], idps: ["https://idp.example.com/saml"] }'), [
+    'rule "a" (#1): public: a public rule needs no token, so it cannot have subjects, groups, idps, notSubjects or notGroups',
+  ]],
+  ['an empty idps list', rule('{ id: a, effect: allow, paths: ["/"], idps: [] }'), [
+    'rule "a" (#1): idps: must be a non-empty list (omit the key to mean "any")',
+  ]],
+  ['idps that is not a list', rule('{ id: a, effect: deny, paths: ["/"], idps: "https://idp.example.com/saml" }'), [
+    'rule "a" (#1): idps: must be a non-empty list (omit the key to mean "any")',
+  ]],
+  ['an empty entity id', rule('{ id: a, effect: allow, paths: ["/"], idps: ["https://idp.example.com/saml", ""] }'), ['rule "a" (#1): idps[1] "": must not be empty']],
+  ['an entity id that is not a string', rule('{ id: a, effect: allow, paths: ["/"], idps: [{ entityId: x }] }'), ['rule "a" (#1): idps[0]: must be a string, got {"entityId":"x"}']],
+  ['an entity id listed twice', rule('{ id: a, effect: deny, paths: ["/"], idps: ["https://a.example/saml", "urn:b", "https://a.example/saml"] }'), [
+    'rule "a" (#1): idps[2] "https://a.example/saml": is listed twice',
   ]],
   ['missing paths', rule('{ id: a, effect: allow }'), ['rule "a" (#1): paths: required, a non-empty list']],
   ['empty paths', rule('{ id: a, effect: allow, paths: [] }'), ['rule "a" (#1): paths: must be a non-empty list (omit the key to mean "any")']],
@@ -109,6 +123,7 @@ rules:
     notSubjects: [bob]
     notGroups: [h]
     notSourceIps: ["10.9.0.0/16"]
+    idps: ["https://idp.hospital.example/saml", "urn:example:idp", "https://idp.hospital.example/saml/"]
 `);
   t.ok(r.ok);
   if (!r.ok) return;
@@ -121,6 +136,12 @@ rules:
     ['[::1]', false, '8080'],
   ]);
   t.same(rule?.conditions.notSourceIps, ['10.9.0.0/16']);
+  t.same(rule?.conditions.idps, ['https://idp.hospital.example/saml', 'urn:example:idp', 'https://idp.hospital.example/saml/'], 'entity ids as written (a trailing slash is another id)');
+});
+
+t.test('idps: null when absent', async (t) => {
+  const r = parsePolicy('rules:\n  - { id: a, effect: allow, paths: ["/"], groups: [g] }');
+  t.same(r.ok && r.policy.rules[0]?.conditions.idps, null);
 });
 
 t.test('upstreamJwt and audience: read as written, off and null when absent', async (t) => {

@@ -49,7 +49,7 @@ export function requestsFor(n: number, count = 4096): RequestFacts[] {
   return out;
 }
 
-const IDENTITY: Identity = { subject: 'alice@example.com', groups: ['staff', 'team3', 'team11', 'contractors'] };
+const IDENTITY: Identity = { subject: 'alice@example.com', groups: ['staff', 'team3', 'team11', 'contractors'], idp: 'https://idp.example.com/saml' };
 
 function timeDecisions(policy: CompiledPolicy, requests: readonly RequestFacts[], minMs: number): { nsPerDecision: number; allows: number } {
   let allows = 0;
