@@ -5,7 +5,7 @@ import { helmBinary } from './helm.js';
 import { ciValues, kinds, lint, one, render, renderNotes, template, type K8sObject } from './render.js';
 import { structuralProblems } from './k8s-check.js';
 import { makeSecretFiles } from './fixtures.js';
-import { container, expectHardenedPod, podSpec } from './pod-asserts.js';
+import { container, envNames, expectServiceDeployment, podSpec, podTemplateAnnotations } from './pod-asserts.js';
 import { expectListenDatabaseUrl } from './listen-database-url.js';
 
 const CHART = 'authz-service';
@@ -95,18 +95,7 @@ t.test('the Deployment: hardened pod, probes, named ports, keys, policy mounted 
   const objects = render(CHART, fromValues);
   const deploy = one(objects, 'Deployment');
   const spec = podSpec(deploy);
-  expectHardenedPod(t, spec);
-  const c = container(spec, 'authz-service');
-  t.equal(c.image, 'saml-authz/authz-service:0.1.0');
-  t.same(c.ports, [
-    { name: 'http', containerPort: 8081, protocol: 'TCP' },
-    { name: 'metrics', containerPort: 9465, protocol: 'TCP' },
-  ]);
-  t.same(c.livenessProbe?.httpGet, { path: '/healthz', port: 'http' });
-  t.same(c.readinessProbe?.httpGet, { path: '/readyz', port: 'http' });
-  t.same((deploy.spec as { selector: unknown }).selector, {
-    matchLabels: { 'app.kubernetes.io/name': 'authz-service', 'app.kubernetes.io/instance': 'rel' },
-  });
+  const c = expectServiceDeployment(t, deploy, { name: 'authz-service', image: 'saml-authz/authz-service:0.1.0', httpPort: 8081, metricsPort: 9465 });
   t.same(c.env, [{ name: 'DATABASE_URL_FILE', value: '/var/run/secrets/saml-authz/database-url' }]);
   t.same(c.volumeMounts?.find((m) => m.name === 'policy'), { name: 'policy', mountPath: '/etc/saml-authz/policy', readOnly: true });
   t.same(spec.volumes.find((v) => v.name === 'policy'), {
@@ -120,12 +109,11 @@ t.test('the Deployment: hardened pod, probes, named ports, keys, policy mounted 
   t.equal(cm.data.METRICS_PORT, '9465');
   t.notOk('JWT_PUBLIC_KEYS_FILE' in cm.data);
   const keyed = container(podSpec(one(render(CHART, staticKeys), 'Deployment')), 'authz-service');
-  t.same(keyed.env?.map((e) => e.name), ['DATABASE_URL_FILE', 'JWT_PUBLIC_KEYS_FILE']);
+  t.same(envNames(keyed), ['DATABASE_URL_FILE', 'JWT_PUBLIC_KEYS_FILE']);
 });
 
 t.test('the policy ConfigMap holds the rules; its edits do not roll the pods; an existing one is used as is', async (t) => {
-  const annotations = (o: Parameters<typeof render>[1]) =>
-    (one(render(CHART, o), 'Deployment').spec as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata.annotations;
+  const annotations = (o: Parameters<typeof render>[1]) => podTemplateAnnotations(one(render(CHART, o), 'Deployment'));
   const objects = render(CHART, fromValues);
   const policy = one(objects, 'ConfigMap', `${FULL}-policy`) as K8sObject & { data: Record<string, string> };
   t.same(parse(policy.data['policy.yaml']!), {

@@ -114,5 +114,8 @@ export function helm(args: readonly string[]): HelmResult {
     },
   });
   if (r.error) throw r.error;
-  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+  // charts/<chart>/charts/saml-authz-common is a symlink to the library chart: helm notes it on stderr
+  // at every load ("found symbolic link in path"). Dropped here so that failure messages read cleanly.
+  const stderr = r.stderr.replace(/^walk\.go:\d+: found symbolic link in path: .*\n/gm, '');
+  return { status: r.status ?? 1, stdout: r.stdout, stderr };
 }

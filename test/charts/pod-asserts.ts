@@ -63,3 +63,42 @@ export function expectHardenedPod(t: Test, spec: PodSpec): void {
     t.notMatch(c.image, /:latest(@|$)/, `${c.name}: not :latest`);
   }
 }
+
+/** The pod template's annotations (the checksum/* roll-out triggers). */
+export const podTemplateAnnotations = (o: K8sObject): Record<string, string> =>
+  (o.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template.metadata.annotations ?? {};
+
+export interface ServiceDeployment {
+  /** the chart's name: the container's name and the app.kubernetes.io/name label */
+  name: string;
+  image: string;
+  httpPort: number;
+  metricsPort: number;
+}
+
+/**
+ * A service Deployment as both charts render it: hardened pod; the container's image, named http and
+ * metrics ports and probes (`/healthz` liveness and startup, `/readyz` readiness, no database in
+ * liveness); selector and topology spread on name and instance only (release `rel`). Returns the
+ * container for the chart-specific assertions.
+ */
+export function expectServiceDeployment(t: Test, deploy: K8sObject, want: ServiceDeployment): Container {
+  const spec = podSpec(deploy);
+  expectHardenedPod(t, spec);
+  const c = container(spec, want.name);
+  t.equal(c.image, want.image, 'image');
+  t.same(c.ports, [
+    { name: 'http', containerPort: want.httpPort, protocol: 'TCP' },
+    { name: 'metrics', containerPort: want.metricsPort, protocol: 'TCP' },
+  ], 'named http and metrics ports');
+  t.same(c.livenessProbe?.httpGet, { path: '/healthz', port: 'http' }, 'liveness on /healthz');
+  t.same(c.readinessProbe?.httpGet, { path: '/readyz', port: 'http' }, 'readiness on /readyz');
+  t.same(c.startupProbe?.httpGet, { path: '/healthz', port: 'http' }, 'startup on /healthz');
+  const selector = { matchLabels: { 'app.kubernetes.io/name': want.name, 'app.kubernetes.io/instance': 'rel' } };
+  t.same((deploy.spec as { selector: unknown }).selector, selector, 'selector on name and instance only');
+  t.same(spec.topologySpreadConstraints?.map((x) => x.labelSelector), [selector, selector], 'spread by zone and host, on the same selector');
+  return c;
+}
+
+/** The names of a container's environment variables, in order. */
+export const envNames = (c: Container): string[] => (c.env ?? []).map((e) => e.name);

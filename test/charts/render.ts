@@ -79,7 +79,7 @@ export function renderNotes(chart: string, o: RenderOptions = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'saml-authz-notes-'));
   try {
     const copy = join(dir, chart);
-    cpSync(chartDir(chart), copy, { recursive: true });
+    cpSync(chartDir(chart), copy, { recursive: true, dereference: true }); // charts/saml-authz-common is a symlink
     const notes = readFileSync(join(copy, 'templates', 'NOTES.txt'), 'utf8');
     writeFileSync(
       join(copy, 'templates', 'zz-notes.yaml'),

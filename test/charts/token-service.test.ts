@@ -5,7 +5,7 @@ import { ciValues, kinds, lint, one, render, template, type K8sObject } from './
 import { structuralProblems } from './k8s-check.js';
 import { makeSecretFiles } from './fixtures.js';
 import { expectListenDatabaseUrl } from './listen-database-url.js';
-import { expectHardenedPod, podSpec, container } from './pod-asserts.js';
+import { envNames, expectHardenedPod, expectServiceDeployment, podSpec, podTemplateAnnotations, container } from './pod-asserts.js';
 
 const CHART = 'token-service';
 const FULL = 'rel-token-service';
@@ -108,19 +108,7 @@ t.test('the Deployment: hardened pod, probes, named ports, secrets as files, spr
   const objects = render(CHART, fromValues);
   const deploy = one(objects, 'Deployment');
   const spec = podSpec(deploy);
-  expectHardenedPod(t, spec);
-  const c = container(spec, 'token-service');
-  t.equal(c.image, 'saml-authz/token-service:0.1.0', 'image pinned to the appVersion');
-  t.same(c.ports, [
-    { name: 'http', containerPort: 8080, protocol: 'TCP' },
-    { name: 'metrics', containerPort: 9464, protocol: 'TCP' },
-  ]);
-  t.same(c.livenessProbe?.httpGet, { path: '/healthz', port: 'http' });
-  t.same(c.readinessProbe?.httpGet, { path: '/readyz', port: 'http' });
-  t.same(c.startupProbe?.httpGet, { path: '/healthz', port: 'http' });
-  t.same((deploy.spec as { selector: unknown }).selector, {
-    matchLabels: { 'app.kubernetes.io/name': 'token-service', 'app.kubernetes.io/instance': 'rel' },
-  }, 'selector on name and instance only');
+  const c = expectServiceDeployment(t, deploy, { name: 'token-service', image: 'saml-authz/token-service:0.1.0', httpPort: 8080, metricsPort: 9464 });
   t.equal(spec.terminationGracePeriodSeconds, 35);
   t.equal((deploy.spec as { replicas?: number }).replicas, undefined, 'replicas left to the HPA');
   t.same(c.env, [
@@ -132,10 +120,6 @@ t.test('the Deployment: hardened pod, probes, named ports, secrets as files, spr
   t.same(projected.sources.map((s) => s.secret.name), [FULL, FULL, FULL]);
   const secret = one(objects, 'Secret', FULL) as K8sObject & { data: Record<string, string> };
   t.same(Object.keys(secret.data).sort(), ['database-url', 'idp-certificates.pem', 'jwt-private-keys.pem']);
-  t.same(spec.topologySpreadConstraints?.map((c) => c.labelSelector), [
-    { matchLabels: { 'app.kubernetes.io/instance': 'rel', 'app.kubernetes.io/name': 'token-service' } },
-    { matchLabels: { 'app.kubernetes.io/instance': 'rel', 'app.kubernetes.io/name': 'token-service' } },
-  ]);
   const cm = one(objects, 'ConfigMap', FULL) as K8sObject & { data: Record<string, string> };
   t.equal(cm.data.SAML_ACS_URL, config['config.saml.acsUrl']);
   t.equal(cm.data.PORT, '8080');
@@ -148,8 +132,7 @@ t.test('the Deployment: hardened pod, probes, named ports, secrets as files, spr
 });
 
 t.test('checksum annotations change with the config and the secret, independently', async (t) => {
-  const annotations = (o: Parameters<typeof render>[1]) =>
-    (one(render(CHART, o), 'Deployment').spec as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata.annotations;
+  const annotations = (o: Parameters<typeof render>[1]) => podTemplateAnnotations(one(render(CHART, o), 'Deployment'));
   const base = annotations(fromValues);
   t.match(base['checksum/config'], /^[0-9a-f]{64}$/);
   t.match(base['checksum/secret'], /^[0-9a-f]{64}$/);
@@ -283,7 +266,7 @@ t.test('SAML Single Logout: the SP signing key pair mounted as files, the SLO se
     { name: 'SAML_IDP_CERT_FILE' },
     { name: 'JWT_PRIVATE_KEY_FILE' },
   ]);
-  const names = (c.env ?? []).map((e: { name: string }) => e.name);
+  const names = envNames(c);
   t.ok(names.includes('SAML_SP_SIGNING_KEY_FILE') && names.includes('SAML_SP_SIGNING_CERT_FILE'), 'the key pair as *_FILE');
   const secret = one(objects, 'Secret', FULL) as K8sObject & { data: Record<string, string> };
   t.ok('saml-sp-signing-key.pem' in secret.data && 'saml-sp-signing-cert.pem' in secret.data, 'in the chart\'s Secret');

@@ -62,7 +62,8 @@ for (const chart of ['token-service', 'authz-service']) {
 
     const missing = keyPaths.filter((p) => schemaAt(schema, p) === undefined).map((p) => p.join('.'));
     t.same(missing, [], 'every value has a schema');
-    const stale = Object.keys(schema.properties ?? {}).filter((k) => !(k in values));
+    // Helm adds an (empty) entry for each dependency's values: the library chart has a schema entry, no value.
+    const stale = Object.keys(schema.properties ?? {}).filter((k) => !(k in values) && k !== 'saml-authz-common');
     t.same(stale, [], 'every top-level schema property is a value');
   });
 }
