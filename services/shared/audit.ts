@@ -12,8 +12,6 @@ export interface AuditEvent {
   /** SLO: how many sessions an IdP-initiated logout ended. */
   revoked?: number;
   subject?: string | null;
-  /** The entity id of the IdP the subject signed in at (the token's `idp`), when it names one. */
-  idp?: string;
   jti?: string | null;
   /** The session (sessions.sid). */
   sid?: string | null;
