@@ -117,6 +117,8 @@ function fail(message: string): never {
 export interface FetchOptions {
   timeoutMs: number;
   maxBytes?: number;
+  /** Aborts the fetch early (the directory closing). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -126,7 +128,8 @@ export interface FetchOptions {
  */
 export async function fetchIdpMetadata(url: string, opts: FetchOptions): Promise<string> {
   const maxBytes = opts.maxBytes ?? METADATA_MAX_BYTES;
-  const signal = AbortSignal.timeout(opts.timeoutMs);
+  const timeout = AbortSignal.timeout(opts.timeoutMs);
+  const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
   try {
     const res = await fetch(url, {
       redirect: 'manual',
@@ -168,7 +171,8 @@ export async function fetchIdpMetadata(url: string, opts: FetchOptions): Promise
     }
   } catch (err) {
     if (err instanceof Error && err.message.startsWith('IdP metadata: ')) throw err;
-    if (signal.aborted) fail(`${url} did not answer within ${opts.timeoutMs} ms`);
+    if (timeout.aborted) fail(`${url} did not answer within ${opts.timeoutMs} ms`);
+    if (signal.aborted) fail(`${url}: fetch aborted`);
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     fail(`${url} could not be fetched (${cause?.code ?? cause?.message ?? (err as Error).message})`);
   }
