@@ -88,15 +88,17 @@ export function validateIdps(value: unknown, sp: SpSettings, defaults: Partial<I
   const entityIds = new Map<string, number>();
   list.forEach((raw: unknown, i) => {
     const entry = validateIdp(raw, i + 1, sp, defaults, problems);
-    if (!entry) return;
-    const label = `idp "${entry.name}" (#${i + 1})`;
-    const sameName = names.get(entry.name);
+    if (entry) entries.push(entry);
+    // Duplicates are looked for whatever else is wrong with either IdP: a fix must not reveal new problems.
+    if (!isRecord(raw) || typeof raw.name !== 'string' || !IDP_NAME.test(raw.name)) return;
+    const label = `idp "${raw.name}" (#${i + 1})`;
+    const sameName = names.get(raw.name);
     if (sameName !== undefined) problems.push(`${label}: name: duplicate of idp #${sameName}`);
-    else names.set(entry.name, i + 1);
-    const sameEntity = entityIds.get(entry.entityId);
+    else names.set(raw.name, i + 1);
+    if (typeof raw.entityId !== 'string') return;
+    const sameEntity = entityIds.get(raw.entityId);
     if (sameEntity !== undefined) problems.push(`${label}: entityId: duplicate of idp #${sameEntity} (a response's Issuer must name one IdP)`);
-    else entityIds.set(entry.entityId, i + 1);
-    entries.push(entry);
+    else entityIds.set(raw.entityId, i + 1);
   });
   return problems.length > 0 ? { problems } : { entries };
 }
