@@ -114,10 +114,31 @@ export interface Line {
   msg: string;
 }
 
-export function recordingLog(): { log: Log; lines: Line[]; at: (level: Line['level']) => Line[] } {
+export interface RecordingLog {
+  log: Log;
+  lines: Line[];
+  at(level: Line['level']): Line[];
+  /** Resolves at the first line (from now on) with this message. */
+  next(msg: string): Promise<Line>;
+}
+
+export function recordingLog(): RecordingLog {
   const lines: Line[] = [];
-  const rec = (level: Line['level']) => (obj: object, msg: string) => void lines.push({ level, obj: obj as Record<string, unknown>, msg });
-  return { log: { error: rec('error'), warn: rec('warn'), info: rec('info') }, lines, at: (level) => lines.filter((l) => l.level === level) };
+  const waiting: { msg: string; resolve: (l: Line) => void }[] = [];
+  const rec = (level: Line['level']) => (obj: object, msg: string) => {
+    const line = { level, obj: { ...obj } as Record<string, unknown>, msg };
+    lines.push(line);
+    for (const w of waiting.filter((x) => x.msg === msg)) {
+      waiting.splice(waiting.indexOf(w), 1);
+      w.resolve(line);
+    }
+  };
+  return {
+    log: { error: rec('error'), warn: rec('warn'), info: rec('info') },
+    lines,
+    at: (level) => lines.filter((l) => l.level === level),
+    next: (msg) => new Promise((resolve) => waiting.push({ msg, resolve })),
+  };
 }
 
 /** A port nothing listens on (bound, then closed). */
