@@ -183,6 +183,7 @@ class LiveIdps implements ManagedIdpDirectory {
     this.entries = entries;
     this.hash = sha256(text);
     this.opts.metrics?.configured([...next.keys()]);
+    for (const [name, m] of next) if (m.md !== undefined) this.opts.metrics?.state(name, m.settings !== undefined && m.lastOk, m.lastSuccessMs);
     this.rebuild();
     return Promise.all(fresh.map((m) => this.refresh(m)));
   }

@@ -189,13 +189,19 @@ t.test('hot reload: a good change applies, a bad file keeps the last good, a fix
   ], 'each problem logged with the file name');
   t.ok(await metric('saml_idps_reload_total{result="error"} 1'));
 
+  await write([clinic(), { ...okta('/reload'), name: 'okta-staff' }]);
+  t.equal(await idps.reloadFile(), true, 'a renamed IdP');
+  t.equal(server.hits('/reload'), 1, 'keeps its metadata');
+  t.ok(await metric('saml_idp_metadata_ok{idp="okta-staff"} 1'), 'and its state, under the new name');
+  t.notOk(await metric('saml_idp_metadata_ok{idp="okta"} 1'), 'the old name leaves no series');
+
   server.set('/moved-here', { body: metadataXml(OKTA, { signing: [certs.a.cert] }) });
   await write([okta('/moved-here'), clinic()]);
   t.equal(await idps.reloadFile(), true, 'the fixed file applies');
   t.same(idps.list().map((e) => e.name), ['okta', 'clinic']);
   t.equal(server.hits('/moved-here'), 1, 'a new metadata URL is fetched');
   t.same(fps(idps.byName('okta')?.settings?.idpCerts), [fingerprint(certs.a.cert)]);
-  t.ok(await metric('saml_idps_reload_total{result="ok"} 2'));
+  t.ok(await metric('saml_idps_reload_total{result="ok"} 3'));
 
   await write([clinic()]);
   t.equal(await idps.reloadFile(), true);
