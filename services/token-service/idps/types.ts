@@ -48,3 +48,14 @@ export interface IdpDirectory {
 export interface LiveIdpDirectory extends IdpDirectory {
   close(): Promise<void>;
 }
+
+/**
+ * The directory `startIdpDirectory` returns (idps/live.ts): also lets a caller (a test, an admin
+ * command) check the file and fetch metadata now instead of at the next tick.
+ */
+export interface ManagedIdpDirectory extends LiveIdpDirectory {
+  /** Fetches the metadata of this IdP (a metadata one), or of every metadata IdP; resolves when applied or failed. */
+  refreshMetadata(name?: string): Promise<void>;
+  /** Reloads the file if it changed; resolves true when a new list is in force (its new metadata fetched). */
+  reloadFile(): Promise<boolean>;
+}
