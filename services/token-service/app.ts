@@ -16,6 +16,7 @@ import { samlBodyLimit, type RouteContext } from './routes/context.js';
 import type { SamlSettings } from './saml/config.js';
 import { fixedDirectory } from './idps/directory.js';
 import { startIdpDirectory } from './idps/live.js';
+import { idpMetrics } from './idps/metrics.js';
 import { ENV_IDP_NAME, type IdpDirectory, type IdpEntry } from './idps/types.js';
 
 export interface BuildOptions {
@@ -44,7 +45,9 @@ export async function buildApp(config: TokenServiceConfig, opts: BuildOptions = 
   if (config.idps.kind === 'env') {
     idps = fixedDirectory([envIdpEntry(config.idps.idp)]);
   } else {
-    const live = await startIdpDirectory({ file: config.idps.path, sp: config.sp, defaults: config.idpDefaults, log: app.log, registry: app.metrics });
+    const live = await startIdpDirectory({
+      file: config.idps.path, sp: config.sp, defaults: config.idpDefaults, log: app.log, metrics: idpMetrics(app.metrics), pollIntervalMs: config.idps.reloadSeconds * 1000,
+    });
     app.addHook('onClose', async () => live.close());
     idps = live;
   }

@@ -10,6 +10,7 @@ import { HTTP_TOKEN } from '../shared/http-token.js';
 import { LOGIN_STATE_PREFIX } from './routes/login-state.js';
 import { SAML_DEFAULTS, SIGNATURE_POLICIES, SamlConfigError, spSettings, withIdp, type IdpSettingsInput, type SamlSettings, type SpSettings, type SpSettingsInput } from './saml/config.js';
 import { readGroupsFilter, type GroupsFilter } from './tokens/groups-filter.js';
+import { parseIdpsFile } from './idps/file.js';
 
 export interface TokenServiceConfig extends CommonConfig {
   /** Our side of SAML (entity id, ACS, keys, limits): one whatever the number of IdPs. */
@@ -17,7 +18,7 @@ export interface TokenServiceConfig extends CommonConfig {
   /** The SAML_* values for the per-IdP settings: the single IdP's, and the defaults of SAML_IDPS_FILE's entries. */
   idpDefaults: Partial<IdpSettingsInput>;
   /** The single IdP of the SAML_IDP_* variables, or SAML_IDPS_FILE's path (read by the IdP directory). */
-  idps: { kind: 'env'; idp: SamlSettings } | { kind: 'file'; path: string };
+  idps: { kind: 'env'; idp: SamlSettings } | { kind: 'file'; path: string; reloadSeconds: number };
   jwt: { algorithm: JwtAlgorithm; keys: SigningKey[]; issuer: string; audience: string; ttlSeconds: number };
   /** Who may redeem at /saml/acs; undefined = any address (documented: set it in production). */
   allowedCidrs?: BlockList;
@@ -222,12 +223,19 @@ function readIdpSource(r: EnvReader, sp: SpSettings, defaults: Partial<IdpSettin
   if (path !== undefined) {
     const alsoSet = SINGLE_IDP_VARIABLES.filter((name) => r.isSet(name));
     if (alsoSet.length > 0) r.fail('SAML_IDPS_FILE', `set either SAML_IDPS_FILE or the single-IdP variables (${alsoSet.join(', ')}), not both`);
+    const reloadSeconds = r.int('SAML_IDPS_RELOAD_SECONDS', { default: 5, min: 0, max: 3600 });
+    let text: string | undefined;
     try {
-      readFileSync(path, 'utf8');
+      text = readFileSync(path, 'utf8');
     } catch (err) {
       r.fail('SAML_IDPS_FILE', `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    return { kind: 'file', path };
+    // Validated now, so that start-up names every problem at once (the directory re-reads it, and reloads it).
+    if (text !== undefined && r.problems.length === 0) {
+      const parsed = parseIdpsFile(text, sp, defaults);
+      if ('problems' in parsed) for (const problem of parsed.problems) r.fail('SAML_IDPS_FILE', `${path}: ${problem}`);
+    }
+    return { kind: 'file', path, reloadSeconds };
   }
   const certText = r.required('SAML_IDP_CERT', { file: true });
   const idpCerts = splitPem(certText, /CERTIFICATE/);

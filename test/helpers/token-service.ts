@@ -41,14 +41,20 @@ export function samlJwtEnv(idpCert: string, jwtKey: SigningKey): Record<string, 
 /** A token-service app on a test database, configured only through its environment. */
 export async function buildTokenService(
   t: { teardown(fn: () => unknown): void },
-  opts: { databaseUrl: string; env?: Record<string, string>; idp?: KeyPair; jwtKey?: SigningKey },
+  opts: { databaseUrl: string; env?: Record<string, string>; idp?: KeyPair; jwtKey?: SigningKey; idpsFile?: string },
 ): Promise<TokenFixture> {
   const idp = opts.idp ?? (await (sharedIdp ??= generateIdpKeys()));
   const jwtKey = opts.jwtKey ?? newSigningKey('ES256');
+  const samlEnv: Record<string, string> = samlJwtEnv(idp.cert, jwtKey);
+  // With SAML_IDPS_FILE, the single-IdP variables are not set (the service refuses both).
+  if (opts.idpsFile !== undefined) {
+    for (const name of ['SAML_IDP_CERT', 'SAML_IDP_ISSUER', 'SAML_IDP_SSO_URL']) delete samlEnv[name];
+    samlEnv.SAML_IDPS_FILE = opts.idpsFile;
+  }
   const config = loadTokenServiceConfig({
     DATABASE_URL: opts.databaseUrl,
     LOG_LEVEL: 'info',
-    ...samlJwtEnv(idp.cert, jwtKey),
+    ...samlEnv,
     ALLOWED_RETURN_URLS: RETURN_BASE,
     SWEEP_INTERVAL_SECONDS: '0',
     // Most tests redeem unsolicited responses; the service default is off (tests of that default unset it).

@@ -90,11 +90,12 @@ export function validateIdps(value: unknown, sp: SpSettings, defaults: Partial<I
     const entry = validateIdp(raw, i + 1, sp, defaults, problems);
     if (entry) entries.push(entry);
     // Duplicates are looked for whatever else is wrong with either IdP: a fix must not reveal new problems.
-    if (!isRecord(raw) || typeof raw.name !== 'string' || !IDP_NAME.test(raw.name)) return;
-    const label = `idp "${raw.name}" (#${i + 1})`;
-    const sameName = names.get(raw.name);
+    if (!isRecord(raw)) return;
+    const validName = typeof raw.name === 'string' && IDP_NAME.test(raw.name);
+    const label = validName ? `idp "${String(raw.name)}" (#${i + 1})` : `idp #${i + 1}`;
+    const sameName = validName ? names.get(raw.name as string) : undefined;
     if (sameName !== undefined) problems.push(`${label}: name: duplicate of idp #${sameName}`);
-    else names.set(raw.name, i + 1);
+    else if (validName) names.set(raw.name as string, i + 1);
     if (typeof raw.entityId !== 'string') return;
     const sameEntity = entityIds.get(raw.entityId);
     if (sameEntity !== undefined) problems.push(`${label}: entityId: duplicate of idp #${sameEntity} (a response's Issuer must name one IdP)`);
