@@ -10,6 +10,11 @@ import { generateIdpKeys, type KeyPair } from '../../services/dev-idp/keys.js';
 import { signSamlResponse } from '../../services/dev-idp/sign.js';
 import { loadTokenServiceConfig } from '../../services/token-service/config.js';
 import { ConfigError } from '../../services/shared/env.js';
+import { generateSpEncryptionKeys } from '../../services/dev-idp/keys.js';
+import { logoutRequestXml, logoutResponseXml, readSignedRedirect, redirectQuery } from '../../services/dev-idp/logout.js';
+import { insertSession } from '../../services/token-service/store/sessions.js';
+import { continueWithSingleLogout } from '../../services/token-service/routes/single-logout.js';
+import { withIdp } from '../../services/token-service/saml/config.js';
 
 // Two IdPs from a real SAML_IDPS_FILE, different keys: a hospital's and a partner clinic's.
 const CLINIC = 'https://idp.clinic.example/saml';
@@ -187,4 +192,50 @@ t.test('the IdP file: problems refused at start (one line each), not with the si
   t.equal(renewal.statusCode, 302, 'its session is not renewed: the browser signs in again (at the only IdP left)');
   const ended = await db.kysely.selectFrom('sessions').select(['end_reason']).where('idp_issuer', '=', CLINIC).executeTakeFirstOrThrow();
   t.equal(ended.end_reason, 'idp_removed', 'the session of a removed IdP is ended, its tokens revoked');
+});
+
+t.test('Single Logout per IdP: each IdP ends only its own sessions, answers only its own logout requests', async (t) => {
+  const sp = await generateSpEncryptionKeys('saml-authz test SP signing');
+  const withSlo = (yaml: string, host: string) => `${yaml}  sloUrl: https://${host}/slo\n`;
+  const file = await idpsFile(withSlo(hospitalYaml, 'idp.hospital.example') + withSlo(clinicYaml, 'idp.clinic.example'));
+  const { db, svc } = await service(t, file, { SAML_SP_SIGNING_KEY: sp.key, SAML_SP_SIGNING_CERT: sp.cert });
+  const sloUrl = 'https://auth.test.example/saml/slo';
+  // alice signed in at both IdPs (the same NameID at two IdPs is two people as far as SAML goes).
+  const sessionAt = async (idpIssuer: string) => {
+    const sid = crypto.randomUUID();
+    const now = Date.now();
+    await insertSession(db.kysely, {
+      sid, secretHash: Buffer.from(sid), subject: 'alice@example.com', email: 'alice@example.com', groups: [], idpIssuer, sessionIndex: null,
+      nameIdFormat: null, clientAddress: null, createdAt: new Date(now - 1000), idleExpiresAt: new Date(now + 600_000), expiresAt: new Date(now + 3_600_000),
+    });
+    return sid;
+  };
+  const ended = async (sid: string) => (await db.kysely.selectFrom('sessions').select('end_reason').where('sid', '=', sid).executeTakeFirstOrThrow()).end_reason;
+  const atHospital = await sessionAt(IDP_ISSUER);
+  const atClinic = await sessionAt(CLINIC);
+  const logoutFrom = (issuer: string, key: KeyPair) =>
+    svc.app.inject({ url: `/saml/slo?${redirectQuery('SAMLRequest', logoutRequestXml({ issuer, destination: sloUrl, nameId: 'alice@example.com' }).xml, key.key)}`, headers: { accept: HTML } });
+
+  const forged = await logoutFrom(IDP_ISSUER, clinicKey);
+  t.equal(forged.statusCode, 403, "a LogoutRequest naming the hospital, signed with the clinic's key");
+  t.equal(svc.logs.find((l) => l.msg === 'SAML logout message refused' && l.reason === 'wrong_issuer').length, 1);
+  t.equal(await ended(atHospital), null, 'nothing ended');
+
+  const fromClinic = await logoutFrom(CLINIC, clinicKey);
+  t.equal(fromClinic.statusCode, 302);
+  t.equal(new URL(String(fromClinic.headers.location)).host, 'idp.clinic.example', "answered at the clinic's SLO URL");
+  t.equal(await ended(atClinic), 'idp_logout', "the clinic's session ended");
+  t.equal(await ended(atHospital), null, "the hospital's session of the same NameID lives on");
+
+  // SP-initiated: our LogoutRequest goes to the clinic; only the clinic's LogoutResponse completes it.
+  const clinicSettings = withIdp(svc.config.sp, { idpCerts: [clinicKey.cert], idpIssuer: CLINIC, idpSsoUrl: 'https://idp.clinic.example/sso', idpSloUrl: 'https://idp.clinic.example/slo' });
+  const url = (await continueWithSingleLogout(db.kysely, clinicSettings, { nameId: 'alice@example.com' }, null))!;
+  t.equal(new URL(url).host, 'idp.clinic.example');
+  const ours = readSignedRedirect(url.slice(url.indexOf('?') + 1), sp.cert);
+  const inResponseTo = /ID="([^"]+)"/.exec(ours.xml)![1]!;
+  const answer = (issuer: string, key: KeyPair) =>
+    svc.app.inject({ url: `/saml/slo?${redirectQuery('SAMLResponse', logoutResponseXml({ issuer, destination: sloUrl, inResponseTo }).xml, key.key)}`, headers: { accept: HTML } });
+  t.equal((await answer(IDP_ISSUER, hospitalKey)).statusCode, 403, 'the hospital cannot complete a logout sent to the clinic');
+  t.equal(svc.logs.find((l) => l.msg === 'SAML logout message refused' && l.reason === 'unknown_in_response_to').length, 1);
+  t.equal((await answer(CLINIC, clinicKey)).statusCode, 200, 'the clinic can (the signed-out page)');
 });
