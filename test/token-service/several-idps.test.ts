@@ -15,6 +15,8 @@ import { logoutRequestXml, logoutResponseXml, readSignedRedirect, redirectQuery 
 import { insertSession } from '../../services/token-service/store/sessions.js';
 import { continueWithSingleLogout } from '../../services/token-service/routes/single-logout.js';
 import { withIdp } from '../../services/token-service/saml/config.js';
+import { NOTHING_MATCHED, runRevoke } from '../../services/token-service/cli/revoke.js';
+import { LogCapture } from '../helpers/app.js';
 
 // Two IdPs from a real SAML_IDPS_FILE, different keys: a hospital's and a partner clinic's.
 const CLINIC = 'https://idp.clinic.example/saml';
@@ -238,4 +240,24 @@ t.test('Single Logout per IdP: each IdP ends only its own sessions, answers only
   t.equal((await answer(IDP_ISSUER, hospitalKey)).statusCode, 403, 'the hospital cannot complete a logout sent to the clinic');
   t.equal(svc.logs.find((l) => l.msg === 'SAML logout message refused' && l.reason === 'unknown_in_response_to').length, 1);
   t.equal((await answer(CLINIC, clinicKey)).statusCode, 200, 'the clinic can (the signed-out page)');
+});
+
+t.test('revoke --idp: every live session and token of one IdP ends; the other IdP\'s users stay signed in', async (t) => {
+  const { db, svc } = await service(t, await idpsFile(hospitalYaml + clinicYaml));
+  const signIn = async (name: string, key: KeyPair, entityId: string, user: string) => {
+    const login = await startLogin(svc, `idp=${name}`);
+    const res = await finish(svc, login, (await respond(key, entityId, login.requestId, user)).samlResponse);
+    return String(decodeJwt(tokenOf(res)!).jti);
+  };
+  const hospitalJti = await signIn('hospital', hospitalKey, IDP_ISSUER, 'alice@example.com');
+  const clinicJtis = [await signIn('clinic', clinicKey, CLINIC, 'bob@clinic.example'), await signIn('clinic', clinicKey, CLINIC, 'carol@clinic.example')];
+  const out: string[] = [];
+  const audit = new LogCapture();
+  t.equal(await runRevoke(['--idp', CLINIC, '--reason', 'partner contract ended'], { DATABASE_URL: db.url }, (l) => out.push(l), audit), 0);
+  t.same(out, [`ended 2 sessions; revoked 2 live tokens of IdP ${CLINIC}`]);
+  const revoked = async (jti: string) => (await db.kysely.selectFrom('issued_tokens').select('revoked_reason').where('jti', '=', jti).executeTakeFirstOrThrow()).revoked_reason;
+  t.same(await Promise.all(clinicJtis.map(revoked)), ['partner contract ended', 'partner contract ended']);
+  t.equal(await revoked(hospitalJti), null, "the hospital's user is untouched");
+  t.equal(audit.lines.filter((l) => l.event === 'token_revoked' && l.idp === CLINIC).length, 2, 'audited with the IdP');
+  t.equal(await runRevoke(['--idp', CLINIC], { DATABASE_URL: db.url }, (l) => out.push(l)), NOTHING_MATCHED, 'again: nothing left');
 });

@@ -3,14 +3,15 @@ import { parseArgs } from 'node:util';
 import { cliDatabaseUrl } from '../../shared/db/cli-database-url.js';
 import { connect } from '../../shared/db/connect.js';
 import { createAudit } from '../../shared/audit.js';
-import { liveSubjectsLike, revokeSubject, revokeToken } from '../store/tokens.js';
-import { endSessionWithTokens, endSessionsOfSubject } from '../store/sessions.js';
+import { liveSubjectsLike, revokeEveryLive, revokeSubject, revokeToken } from '../store/tokens.js';
+import { endEverySession, endSessionWithTokens, endSessionsOfSubject } from '../store/sessions.js';
 import { normalizeIdentifier } from '../saml/identity.js';
 
-const USAGE = `usage: npm run revoke -- --jti <token id> | --session <sid> | --subject <NameID> [--reason <text>]
+const USAGE = `usage: npm run revoke -- --jti <token id> | --session <sid> | --subject <NameID> | --idp <entity id> [--reason <text>]
   --jti      one token
   --session  one session (the token claim \`sid\`): it ends, every token of it is revoked, it is never renewed
   --subject  offboarding: every live session and token of the user, at every IdP
+  --idp      every live session and token of everyone signed in at that IdP (the token claim \`idp\`)
 Exit codes: 0 revoked, 1 error, 2 usage, 3 nothing matched (nothing revoked).
 The database: DATABASE_URL (or DATABASE_URL_FILE); unset, the one a running \`npm start\` uses.`;
 
@@ -22,11 +23,11 @@ The database: DATABASE_URL (or DATABASE_URL_FILE); unset, the one a running \`np
 export const NOTHING_MATCHED = 3;
 
 export async function runRevoke(argv: string[], env: NodeJS.ProcessEnv, out: (line: string) => void, auditStream?: NodeJS.WritableStream): Promise<number> {
-  let values: { jti?: string; session?: string; subject?: string; reason?: string; help?: boolean };
+  let values: { jti?: string; session?: string; subject?: string; idp?: string; reason?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { jti: { type: 'string' }, session: { type: 'string' }, subject: { type: 'string' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { jti: { type: 'string' }, session: { type: 'string' }, subject: { type: 'string' }, idp: { type: 'string' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     }));
   } catch (err) {
     out(`${(err as Error).message}\n${USAGE}`);
@@ -36,7 +37,7 @@ export async function runRevoke(argv: string[], env: NodeJS.ProcessEnv, out: (li
     out(USAGE);
     return 0;
   }
-  if ([values.jti, values.session, values.subject].filter((v) => v !== undefined).length !== 1) {
+  if ([values.jti, values.session, values.subject, values.idp].filter((v) => v !== undefined).length !== 1) {
     out(USAGE);
     return 2;
   }
@@ -55,6 +56,21 @@ export async function runRevoke(argv: string[], env: NodeJS.ProcessEnv, out: (li
       audit({ event: 'session_ended', sid, reason: 'revoked' });
       for (const jti of jtis) audit({ event: 'token_revoked', jti, sid, reason });
       out(`ended session ${sid}; revoked ${jtis.length} live token${jtis.length === 1 ? '' : 's'}`);
+      return 0;
+    }
+    if (values.idp !== undefined) {
+      const idpIssuer = values.idp;
+      const { jtis, sids } = await db.kysely.transaction().execute(async (trx) => ({
+        jtis: await revokeEveryLive(trx, { idpIssuer }, reason),
+        sids: await endEverySession(trx, { idpIssuer }, 'revoked', reason),
+      }));
+      for (const sid of sids) audit({ event: 'session_ended', sid, idp: idpIssuer, reason: 'revoked' });
+      for (const jti of jtis) audit({ event: 'token_revoked', jti, idp: idpIssuer, reason });
+      if (sids.length + jtis.length === 0) {
+        out(`no live session or token of IdP ${JSON.stringify(idpIssuer)} (entity ids are compared exactly): nothing revoked`);
+        return NOTHING_MATCHED;
+      }
+      out(`ended ${sids.length} session${sids.length === 1 ? '' : 's'}; revoked ${jtis.length} live token${jtis.length === 1 ? '' : 's'} of IdP ${idpIssuer}`);
       return 0;
     }
     // Subjects are stored as the ACS normalises NameIDs (XML whitespace trimmed, NFC).

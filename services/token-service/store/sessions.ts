@@ -133,9 +133,15 @@ export async function findSessionBySecret(db: Conn, secretHash: Buffer): Promise
 
 /** Offboarding (`revoke --subject`): ends every live session of a subject, at any IdP; their sids. */
 export async function endSessionsOfSubject(db: Conn, subject: string, reason: string, tokenReason: string = reason): Promise<string[]> {
+  return endEverySession(db, { subject }, reason, tokenReason);
+}
+
+/** Ends every live session of a subject (at every IdP), or of everyone signed in at one IdP, and revokes their tokens. */
+export async function endEverySession(db: Conn, who: { subject: string } | { idpIssuer: string }, reason: string, tokenReason: string = reason): Promise<string[]> {
+  const [column, value] = 'subject' in who ? (['subject', who.subject] as const) : (['idp_issuer', who.idpIssuer] as const);
   return inTransaction(db, async (trx) => {
     const sids = (
-      await trx.updateTable('sessions').set({ ended_at: new Date(), end_reason: reason }).where('subject', '=', subject).where('ended_at', 'is', null).returning('sid').execute()
+      await trx.updateTable('sessions').set({ ended_at: new Date(), end_reason: reason }).where(column, '=', value).where('ended_at', 'is', null).returning('sid').execute()
     ).map((r) => r.sid);
     await revokeTokensOfSessions(trx, sids, tokenReason);
     return sids;

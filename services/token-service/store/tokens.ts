@@ -50,10 +50,16 @@ export async function revokeToken(db: Conn, jti: string, reason: string): Promis
 
 /** Offboarding: revokes every live token of one subject; returns their ids. */
 export async function revokeSubject(db: Conn, subject: string, reason: string): Promise<string[]> {
+  return revokeEveryLive(db, { subject }, reason);
+}
+
+/** Every live token of a subject (at every IdP), or of everyone signed in at one IdP (its entity id). */
+export async function revokeEveryLive(db: Conn, who: { subject: string } | { idpIssuer: string }, reason: string): Promise<string[]> {
+  const [column, value] = 'subject' in who ? (['subject', who.subject] as const) : (['idp_issuer', who.idpIssuer] as const);
   const rows = await db
     .updateTable('issued_tokens')
     .set({ revoked_at: new Date(), revoked_reason: reason })
-    .where('subject', '=', subject)
+    .where(column, '=', value)
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', new Date())
     .returning('jti')
