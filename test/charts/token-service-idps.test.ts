@@ -7,6 +7,8 @@ import { lint, one, render, template, type K8sObject, type RenderOptions } from 
 import { structuralProblems } from './k8s-check.js';
 import { makeSecretFiles } from './fixtures.js';
 import { container, podSpec, podTemplateAnnotations } from './pod-asserts.js';
+import { parseIdpsFile } from '../../services/token-service/idps/file.js';
+import { spSettings } from '../../services/token-service/saml/config.js';
 
 // Several IdPs (SAML_IDPS_FILE): config.saml.idps rendered into a ConfigMap mounted as a directory, or an
 // existing ConfigMap; the single-IdP settings refused alongside; egress for metadata fetching.
@@ -147,4 +149,15 @@ t.test('the schema refuses unknown IdP fields, a bad name and a metadataUrl that
     t.not(res.status, 0, `${name}: refused`);
     t.match(res.stderr, message, `${name}: names the field`);
   }
+});
+
+t.test('the rendered idps.yaml is a file the token-service accepts (certificates as one text or a list)', async (t) => {
+  const objects = render(CHART, withIdps([{ ...hospital, certificates: [cert] }, clinic]));
+  const text = cmData(objects, `${FULL}-idps`)['idps.yaml']!;
+  const sp = spSettings({ spEntityId: base['config.saml.spEntityId'], acsUrl: base['config.saml.acsUrl'] });
+  const parsed = parseIdpsFile(text, sp, {});
+  t.same('entries' in parsed ? parsed.entries.map((e) => [e.name, e.entityId, e.source.kind]) : parsed.problems, [
+    ['hospital', hospital.entityId, 'certificates'],
+    ['clinic', clinic.entityId, 'metadata'],
+  ]);
 });

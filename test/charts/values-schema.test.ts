@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { RULE_KEYS } from '../../services/authz-service/policy/parse.js';
+import { IDP_KEYS } from '../../services/token-service/idps/file.js';
 import { chartDir } from './render.js';
 
 // values.yaml, its `## @param` documentation and values.schema.json must describe the same tree, and
@@ -72,4 +73,10 @@ t.test('authz-service: policy.rules in the schema takes exactly the keys the pol
   const schema = JSON.parse(readFileSync(join(chartDir('authz-service'), 'values.schema.json'), 'utf8')) as Schema;
   const rule = schemaAt(schema, ['policy', 'rules'])?.items;
   t.same(Object.keys(rule?.properties ?? {}).sort(), [...RULE_KEYS].sort(), 'a key the chart refuses cannot be written inline; one it accepts must parse');
+});
+
+t.test('token-service: config.saml.idps in the schema takes exactly the keys SAML_IDPS_FILE knows', async (t) => {
+  const schema = JSON.parse(readFileSync(join(chartDir('token-service'), 'values.schema.json'), 'utf8')) as Schema;
+  const idp = schemaAt(schema, ['config', 'saml', 'idps'])?.items;
+  t.same(Object.keys(idp?.properties ?? {}).sort(), [...IDP_KEYS].sort(), 'a key the chart refuses cannot be written inline; one it accepts must parse');
 });

@@ -93,7 +93,7 @@ spSigningCert: {env: SAML_SP_SIGNING_CERT, file: saml-sp-signing-cert.pem, requi
 {{- else if and (not $idp.certificates) (not $idp.metadataUrl) }}
 {{ printf "%s: set certificates (PEM) or metadataUrl (the IdP's metadata, fetched and refreshed by the service)" $where }}
 {{- end }}
-{{- if and $idp.certificates (not (contains "-----BEGIN CERTIFICATE-----" $idp.certificates)) }}
+{{- if and $idp.certificates (not (contains "-----BEGIN CERTIFICATE-----" (toString $idp.certificates))) }}
 {{ printf "%s: certificates must be PEM (containing \"-----BEGIN CERTIFICATE-----\")" $where }}
 {{- end }}
 {{- if and $idp.certificates (not $idp.ssoUrl) }}

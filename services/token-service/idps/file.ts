@@ -27,7 +27,7 @@ const SETTING_KEYS = {
   emailAttribute: 'emailAttribute', groupsAttribute: 'groupsAttribute', nameIdFormat: 'nameIdFormat',
   allowIdpInitiated: 'allowIdpInitiated', allowTransientNameId: 'allowTransientNameId', signaturePolicy: 'signaturePolicy',
 } as const satisfies Record<string, keyof IdpSettings>;
-const IDP_KEYS = ['name', 'displayName', 'metadataUrl', 'metadataRefreshSeconds', 'metadataTimeoutSeconds', ...Object.keys(SETTING_KEYS)];
+export const IDP_KEYS = ['name', 'displayName', 'metadataUrl', 'metadataRefreshSeconds', 'metadataTimeoutSeconds', ...Object.keys(SETTING_KEYS)];
 /** The settings SAML_* gives every IdP of the file unless it says otherwise. */
 const DEFAULTABLE = ['emailAttribute', 'groupsAttribute', 'nameIdFormat', 'allowIdpInitiated', 'allowTransientNameId', 'signaturePolicy'] as const;
 const FILE_KEY_OF = Object.fromEntries(Object.entries(SETTING_KEYS).map(([k, v]) => [v, k])) as Record<string, string>;
