@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { helmBinary } from './helm.js';
 import { ciValues, kinds, lint, one, render, renderNotes, template, type K8sObject } from './render.js';
 import { structuralProblems } from './k8s-check.js';
-import { makeSecretFiles } from './fixtures.js';
+import { AUTHZ_SERVICE_SET, makeSecretFiles } from './fixtures.js';
 import { container, envNames, expectServiceDeployment, podSpec, podTemplateAnnotations } from './pod-asserts.js';
 import { expectListenDatabaseUrl } from './listen-database-url.js';
 
@@ -12,15 +12,7 @@ const CHART = 'authz-service';
 const FULL = 'rel-authz-service';
 const AUTH_URL = `http://${FULL}.auth.svc.cluster.local:80/auth`;
 const HEADERS = ['X-Auth-Request-User', 'X-Auth-Request-Email', 'X-Auth-Request-Groups'];
-const config = {
-  'config.jwt.issuer': 'https://login.example.com',
-  'config.jwt.audience': 'saml-authz',
-  'config.jwt.jwksUrl': 'http://token-service.auth.svc.cluster.local/.well-known/jwks.json',
-  'policy.rules[0].id': 'app-employees',
-  'policy.rules[0].effect': 'allow',
-  'policy.rules[0].paths[0]': '/**',
-  'policy.rules[0].groups[0]': 'employees',
-};
+const config = { ...AUTHZ_SERVICE_SET, 'policy.rules[0].groups[0]': 'employees' };
 
 t.before(() => void helmBinary());
 const secrets = await makeSecretFiles();

@@ -7,7 +7,7 @@ import { parse, stringify } from 'yaml';
 import { helm, helmBinary } from './helm.js';
 import { chartDir, one, render, renderNotes, repoRoot, template, type K8sObject, type RenderOptions } from './render.js';
 import { structuralProblems } from './k8s-check.js';
-import { makeSecretFiles } from './fixtures.js';
+import { AUTHZ_SERVICE_SET, TOKEN_SERVICE_SET, makeSecretFiles } from './fixtures.js';
 import { container, podSpec } from './pod-asserts.js';
 
 // The saml-authz-common library chart and what it gives both charts: vendoring that works offline,
@@ -17,25 +17,11 @@ const secrets = await makeSecretFiles();
 t.teardown(() => secrets.cleanup());
 
 const token: RenderOptions = {
-  set: {
-    'config.saml.idpIssuer': 'http://www.okta.com/exk1example',
-    'config.saml.idpSsoUrl': 'https://example.okta.com/app/example/sso/saml',
-    'config.saml.spEntityId': 'https://login.example.com/saml/metadata',
-    'config.saml.acsUrl': 'https://login.example.com/saml/acs',
-    'config.jwt.issuer': 'https://login.example.com',
-    'config.jwt.audience': 'saml-authz',
-  },
+  set: TOKEN_SERVICE_SET,
   setFile: { 'secrets.databaseUrl.value': secrets.databaseUrl, 'secrets.jwtPrivateKeys.value': secrets.jwtPrivateKey, 'secrets.idpCertificates.value': secrets.idpCert },
 };
 const authz: RenderOptions = {
-  set: {
-    'config.jwt.issuer': 'https://login.example.com',
-    'config.jwt.audience': 'saml-authz',
-    'config.jwt.jwksUrl': 'http://token-service.auth.svc.cluster.local/.well-known/jwks.json',
-    'policy.rules[0].id': 'app-employees',
-    'policy.rules[0].effect': 'allow',
-    'policy.rules[0].paths[0]': '/**',
-  },
+  set: AUTHZ_SERVICE_SET,
   setFile: { 'secrets.databaseUrl.value': secrets.databaseUrl },
 };
 const charts: Array<[string, RenderOptions]> = [['token-service', token], ['authz-service', authz]];

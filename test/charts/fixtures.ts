@@ -38,3 +38,23 @@ export async function makeSecretFiles(): Promise<SecretFiles> {
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/** The token-service chart's required settings for one IdP (with the secrets of makeSecretFiles). */
+export const TOKEN_SERVICE_SET = {
+  'config.saml.idpIssuer': 'http://www.okta.com/exk1example',
+  'config.saml.idpSsoUrl': 'https://example.okta.com/app/example/sso/saml',
+  'config.saml.spEntityId': 'https://login.example.com/saml/metadata',
+  'config.saml.acsUrl': 'https://login.example.com/saml/acs',
+  'config.jwt.issuer': 'https://login.example.com',
+  'config.jwt.audience': 'saml-authz',
+} as const;
+
+/** The authz-service chart's required settings and a one-rule policy admitting everyone signed in. */
+export const AUTHZ_SERVICE_SET = {
+  'config.jwt.issuer': 'https://login.example.com',
+  'config.jwt.audience': 'saml-authz',
+  'config.jwt.jwksUrl': 'http://token-service.auth.svc.cluster.local/.well-known/jwks.json',
+  'policy.rules[0].id': 'app-employees',
+  'policy.rules[0].effect': 'allow',
+  'policy.rules[0].paths[0]': '/**',
+} as const;

@@ -3,20 +3,13 @@ import { readFileSync } from 'node:fs';
 import { helmBinary } from './helm.js';
 import { ciValues, kinds, lint, one, render, template, type K8sObject } from './render.js';
 import { structuralProblems } from './k8s-check.js';
-import { makeSecretFiles } from './fixtures.js';
+import { TOKEN_SERVICE_SET, makeSecretFiles } from './fixtures.js';
 import { expectListenDatabaseUrl } from './listen-database-url.js';
 import { envNames, expectHardenedPod, expectServiceDeployment, podSpec, podTemplateAnnotations, container } from './pod-asserts.js';
 
 const CHART = 'token-service';
 const FULL = 'rel-token-service';
-const config = {
-  'config.saml.idpIssuer': 'http://www.okta.com/exk1example',
-  'config.saml.idpSsoUrl': 'https://example.okta.com/app/example/sso/saml',
-  'config.saml.spEntityId': 'https://login.example.com/saml/metadata',
-  'config.saml.acsUrl': 'https://login.example.com/saml/acs',
-  'config.jwt.issuer': 'https://login.example.com',
-  'config.jwt.audience': 'saml-authz',
-};
+const config = TOKEN_SERVICE_SET;
 
 t.before(() => void helmBinary());
 const secrets = await makeSecretFiles();
