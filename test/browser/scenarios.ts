@@ -12,6 +12,7 @@ import { readAuthnRequest } from '../../services/dev-idp/app.js';
 import { FORMATS, IDP_COOKIE } from '../../services/dev-idp/slo.js';
 import { LOGIN_STATE_PREFIX, RENEWAL_COOKIE, SESSION_COOKIE, STEP_MS, logged, sentCookies, signInAt, type Echoed, type Profile, type ScenarioContext } from './profile.js';
 import { askReplica, claims, database, expireToken, idleSession, refusedAfter } from './sessions.js';
+import { IDP_SCENARIOS } from './several-idps.js';
 
 export interface VariantSettings {
   title: string;
@@ -20,6 +21,8 @@ export interface VariantSettings {
   slo?: boolean;
   /** a second authz-service replica on the same database, asked directly (StackOptions.secondAuthz) */
   secondAuthz?: boolean;
+  /** two IdPs (SAML_IDPS_FILE): a partner clinic's development IdP too (StackOptions.devIdp.partner) */
+  partner?: boolean;
 }
 
 export const VARIANTS = {
@@ -29,6 +32,8 @@ export const VARIANTS = {
   'idp-initiated': { title: 'SAML_ALLOW_IDP_INITIATED=true', tokenEnv: { SAML_ALLOW_IDP_INITIATED: 'true' } },
   /** SLO on (SAML_IDP_SLO_URL, SP signing key), the dev IdP with its own sign-in sessions, two authz replicas */
   slo: { title: 'SAML Single Logout on, dev IdP sessions, two authz-service replicas', tokenEnv: { SAML_ALLOW_IDP_INITIATED: 'false' }, slo: true, secondAuthz: true },
+  /** SAML_IDPS_FILE with the hospital's IdP and a partner clinic's (several-idps.ts) */
+  'several-idps': { title: 'two IdPs (SAML_IDPS_FILE): the hospital\'s and a partner clinic\'s', tokenEnv: { SAML_ALLOW_IDP_INITIATED: 'false' }, partner: true },
 } as const satisfies Record<string, VariantSettings>;
 export type Variant = keyof typeof VARIANTS;
 
@@ -82,6 +87,7 @@ const identity = (t: Test, echoed: Echoed, path: string) => {
 };
 
 export const SCENARIOS: readonly BrowserScenario[] = [
+  ...IDP_SCENARIOS,
   {
     name: 'SP-initiated sign-in: a protected URL → 302 → /saml/login → dev IdP → cross-site POST /saml/acs with the login-state cookie → 303 back → the application with the identity headers',
     variant: 'default',

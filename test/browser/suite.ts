@@ -13,6 +13,7 @@ import { findModules, findNginx, nginxVersion, SET_MISC_MODULES, type ConfigName
 import { findChromium, launchChromium, NetworkLog } from './chromium.js';
 import { APP_HOST, ATTACKER_HOST, IDP_HOST, serveAttackerPage, type Profile, type ScenarioContext } from './profile.js';
 import { SCENARIOS, VARIANTS, type BrowserScenario, type Variant, type VariantSettings } from './scenarios.js';
+import { BOB, PARTNER_HOST } from './several-idps.js';
 
 /** A certificate for app.example.com, as an operator's NGINX would have (the browser pins its key). */
 async function appCertificate(): Promise<{ cert: string; key: string }> {
@@ -44,7 +45,7 @@ class Stacks {
       const stack = await startStack({ teardown: (fn) => teardowns.push(fn) }, this.config, this.nginx, {
         appHost: APP_HOST,
         tls: this.tls,
-        devIdp: { host: IDP_HOST, user: ALICE, slo: v.slo === true },
+        devIdp: { host: IDP_HOST, user: ALICE, slo: v.slo === true, ...(v.partner === true ? { partner: { host: PARTNER_HOST, user: BOB } } : {}) },
         secondAuthz: v.secondAuthz === true,
         // The browser reaches NGINX from 127.0.0.1: that is the network allowed to redeem.
         tokenEnv: { ALLOWED_CIDRS: '127.0.0.1/32', ...v.tokenEnv },
@@ -87,7 +88,7 @@ export function browserSuite(config: ConfigName): void {
     stacks = new Stacks(config, nginx!, tls);
     t.teardown(() => stacks.stop());
     const started = Date.now();
-    browser = await launchChromium(t, executable, { hosts: [APP_HOST, IDP_HOST, ATTACKER_HOST], trust: [tls.cert] });
+    browser = await launchChromium(t, executable, { hosts: [APP_HOST, IDP_HOST, PARTNER_HOST, ATTACKER_HOST], trust: [tls.cert] });
     t.comment(`${config}: ${nginxVersion(nginx!)}, Chromium ${browser.version()} (${executable}) up in ${Date.now() - started} ms`);
   });
 

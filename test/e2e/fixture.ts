@@ -14,6 +14,7 @@ import { writePolicy } from '../helpers/authz.js';
 import { startServiceProcess, type ServiceProcess } from '../helpers/process.js';
 import { AUDIENCE, ISSUER, newSigningKey } from '../helpers/tokens.js';
 import { startEchoUpstream, type EchoUpstream } from './echo-upstream.js';
+import { PARTNER_ISSUER, startPartnerIdp, writeIdpsFile, type PartnerIdp } from './several-idps.js';
 import {
   CONFIGS,
   findModules,
@@ -74,6 +75,14 @@ rules:
     hosts: ["admin.e2e.test"]
     paths: ["/**"]
     notGroups: [admins]
+  - id: partner-referrals
+    effect: allow
+    paths: ["/referrals/**"]
+    idps: ["${PARTNER_ISSUER}"]
+  - id: partners-never-admin
+    effect: deny
+    paths: ["/admin/**"]
+    idps: ["${PARTNER_ISSUER}"]
 `;
 export const ADMIN_HOST = 'admin.e2e.test';
 
@@ -96,6 +105,11 @@ export interface StackOptions {
      * verifying with the SP certificate and answering to <base>/saml/slo (its sign-in sessions on).
      */
     slo?: boolean;
+    /**
+     * Several IdPs: a second development IdP (a partner clinic's, its own key and entity id) on this
+     * host, and the token-service configured with SAML_IDPS_FILE listing both (several-idps.ts).
+     */
+    partner?: { host: string; user?: { nameId: string; email: string; groups: readonly string[] } };
   };
   /** a second authz-service process on the same database, not behind NGINX (asked directly: Stack.authzReplicas) */
   secondAuthz?: boolean;
@@ -110,6 +124,8 @@ export interface Stack {
   base: string;
   /** the development IdP's origin (with StackOptions.devIdp) */
   idpUrl: string | undefined;
+  /** the partner's development IdP's origin (with StackOptions.devIdp.partner) */
+  partnerIdpUrl: string | undefined;
   /** where a 401 sends the browser (the token-service's /saml/login through NGINX) */
   signinUrl: string;
   site: string;
@@ -159,7 +175,8 @@ export async function startStack(t: Teardown, config: ConfigName, nginxBinary: s
     let devIdp: Awaited<ReturnType<typeof buildDevIdp>> | undefined;
     const idpRequests: { method: string; url: string }[] = [];
     const spSigning = options.devIdp?.slo ? await generateSpEncryptionKeys('e2e SP signing') : undefined;
-    const stopAll = () => Promise.all([...started.map(stopService), devIdp?.close()]);
+    let partner: PartnerIdp | undefined;
+    const stopAll = () => Promise.all([...started.map(stopService), devIdp?.close(), partner?.close()]);
     try {
       let idpUrl: string | undefined;
       if (options.devIdp) {
@@ -178,6 +195,9 @@ export async function startStack(t: Teardown, config: ConfigName, nginxBinary: s
         await app.listen({ host: HOST, port: 0 });
         idpUrl = `http://${options.devIdp.host}:${(app.server.address() as AddressInfo).port}`;
       }
+      const several = options.devIdp?.partner && idpUrl
+        ? { SAML_IDPS_FILE: await writeIdpsFile({ issuer: IDP_ISSUER, cert: idp.cert, url: idpUrl, slo: spSigning !== undefined }, (partner = await startPartnerIdp({ ...options.devIdp.partner, listenHost: HOST, base }))) }
+        : undefined;
       const authzEnv = {
         ...common,
         FRONT_END: config === 'ingress-nginx' ? 'ingress-nginx' : 'nginx',
@@ -194,9 +214,7 @@ export async function startStack(t: Teardown, config: ConfigName, nginxBinary: s
       const [token, authz, second] = await Promise.all([
         startServiceProcess('services/token-service/main.ts', {
           ...common,
-          SAML_IDP_CERT: idp.cert,
-          SAML_IDP_ISSUER: IDP_ISSUER,
-          SAML_IDP_SSO_URL: idpUrl ? `${idpUrl}/sso` : IDP_SSO_URL,
+          ...(several ?? { SAML_IDP_CERT: idp.cert, SAML_IDP_ISSUER: IDP_ISSUER, SAML_IDP_SSO_URL: idpUrl ? `${idpUrl}/sso` : IDP_SSO_URL }),
           SAML_SP_ENTITY_ID: `${base}/saml/metadata`,
           SAML_ACS_URL: `${base}/saml/acs`, // the URL as the IdP posts to it: through NGINX
           JWT_PRIVATE_KEY: jwtKey.privatePem,
@@ -207,7 +225,7 @@ export async function startStack(t: Teardown, config: ConfigName, nginxBinary: s
           RATE_LIMIT_MAX: '10000',
           SWEEP_INTERVAL_SECONDS: '0',
           SAML_ALLOW_IDP_INITIATED: 'true', // signIn() redeems unsolicited responses
-          ...(spSigning && idpUrl ? { SAML_SP_SIGNING_KEY: spSigning.key, SAML_SP_SIGNING_CERT: spSigning.cert, SAML_IDP_SLO_URL: `${idpUrl}/slo` } : {}),
+          ...(spSigning && idpUrl ? { SAML_SP_SIGNING_KEY: spSigning.key, SAML_SP_SIGNING_CERT: spSigning.cert, ...(several ? {} : { SAML_IDP_SLO_URL: `${idpUrl}/slo` }) } : {}),
           ...options.tokenEnv,
         }).then((p) => (started.push(p), p)),
         startAuthz(),
@@ -231,7 +249,7 @@ export async function startStack(t: Teardown, config: ConfigName, nginxBinary: s
         await stopAll();
       });
       const authzReplicas = second ? [authz, second] : [authz];
-      return makeStack({ config, port, base, idpUrl, signinUrl, site, echo, nginx, token, authz, authzReplicas, idp, idpRequests, databaseUrl });
+      return makeStack({ config, port, base, idpUrl, partnerIdpUrl: partner?.url, signinUrl, site, echo, nginx, token, authz, authzReplicas, idp, idpRequests, databaseUrl });
     } catch (err) {
       await stopAll();
       if (attempt < 3 && /Address already in use/.test(String(err))) continue;
@@ -248,7 +266,7 @@ async function stopService(p: ServiceProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-type Parts = Pick<Stack, 'config' | 'port' | 'base' | 'idpUrl' | 'signinUrl' | 'site' | 'echo' | 'nginx' | 'token' | 'authz' | 'authzReplicas' | 'idp' | 'idpRequests' | 'databaseUrl'>;
+type Parts = Pick<Stack, 'config' | 'port' | 'base' | 'idpUrl' | 'partnerIdpUrl' | 'signinUrl' | 'site' | 'echo' | 'nginx' | 'token' | 'authz' | 'authzReplicas' | 'idp' | 'idpRequests' | 'databaseUrl'>;
 
 function makeStack(s: Parts): Stack {
   const request = (r: RawRequest) => {
