@@ -64,6 +64,7 @@ export async function buildApp(config: AuthzServiceConfig, opts: BuildOptions = 
     degradedBatchMs: config.cache.degradedBatchMs,
     onEvent: metrics.cacheEvent,
     onQuery: (seconds, ok) => metrics.lookups.observe({ result: ok ? 'ok' : 'error' }, seconds),
+    log: app.log,
   });
   metrics.listenerHealthy.set(0);
   const listener = new RevocationListener({

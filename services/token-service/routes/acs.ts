@@ -18,6 +18,7 @@ import { oversize } from '../tokens/size.js';
 import { allowedReturnUrl } from './return-url.js';
 import { clearLoginState, loginStateCookieName, presentedLoginState } from './login-state.js';
 import { ErrorBody, NO_STORE, routeRateLimit, samlBodyLimit, type RouteContext } from './context.js';
+import { databaseUnavailable, unavailableBody } from './unavailable.js';
 
 const AcsBody = Type.Object(
   { SAMLResponse: Type.String({ minLength: 1 }), RelayState: Type.Optional(Type.String({ maxLength: 2048 })) },
@@ -155,19 +156,18 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       const renewalCookie = secret === undefined ? undefined : sessionCookie(config, secret.secret, sessionEnd, startedAt);
       const target = returnTo ?? config.defaultReturnUrl;
 
-      let refusal: SamlRejectReason | undefined;
       try {
+        // A refusal is thrown inside: the transaction rolls back (nothing spent) and it is answered below.
         await app.db.kysely.transaction().execute(async (trx) => {
           if (requestId !== null && !(await consumeRequestId(trx, requestId, { idpIssuer: assertion.issuer, ...(stateHash === undefined ? {} : { stateHash }) }))) {
             const outstanding = await outstandingRequest(trx, requestId);
-            refusal = outstanding === undefined ? 'unknown_in_response_to'
+            const reason = outstanding === undefined ? 'unknown_in_response_to'
               : outstanding.idpIssuer !== null && outstanding.idpIssuer !== assertion.issuer ? 'idp_mismatch'
                 : stateHash !== undefined ? 'login_state_mismatch' : 'unknown_in_response_to';
-            return;
+            throw new SamlRejection(reason, `${reason} for assertion ${assertion.assertionId}`);
           }
           if (!(await recordAssertion(trx, { assertionId: assertion.assertionId, idpIssuer: assertion.issuer, jti: issued.jti, expiresAt: replayUntil }))) {
-            refusal = 'replay';
-            return;
+            throw new SamlRejection('replay', `replay for assertion ${assertion.assertionId}`);
           }
           await insertSession(trx, {
             sid,
@@ -197,11 +197,11 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
           });
         });
       } catch (err) {
+        if (err instanceof SamlRejection) return refuse(req, reply, err.reason, err.detail, who);
+        databaseUnavailable(req, err, 'token not issued');
         metrics.redeemRefused.inc({ reason: 'database_unavailable' });
-        req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'token not issued: database unavailable');
-        return reply.code(503).headers(NO_STORE).send({ error: 'service_unavailable', message: 'service temporarily unavailable; no token was issued' });
+        return reply.code(503).headers(NO_STORE).send(unavailableBody('no token was issued'));
       }
-      if (refusal) return refuse(req, reply, refusal, `${refusal} for assertion ${assertion.assertionId}`, who);
 
       metrics.issued.inc();
       metrics.signIns.inc({ idp: idp.name, result: 'issued' });

@@ -6,6 +6,7 @@ import { verificationKeysOf } from '../../shared/jwt-keys.js';
 import { liveTokenSession } from '../store/sessions.js';
 import { forbiddenPage, sendPage, signInHref, wantsHtml } from '../pages/pages.js';
 import { ErrorBody, NO_STORE, routeRateLimit, type RouteContext } from './context.js';
+import { databaseUnavailable, unavailableBody } from './unavailable.js';
 
 const UserInfo = Type.Object(
   {
@@ -57,8 +58,8 @@ const identity: FastifyPluginAsync<RouteContext> = async (app, { config }) => {
       try {
         who = await signedIn(req);
       } catch (err) {
-        req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'userinfo failed: database unavailable');
-        return reply.code(503).send({ error: 'service_unavailable', message: 'service temporarily unavailable' });
+        databaseUnavailable(req, err, 'userinfo failed');
+        return reply.code(503).send(unavailableBody());
       }
       if (who === undefined) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'invalid_token', message: 'no valid token presented' });
       const c: VerifiedClaims = who.claims;
@@ -86,7 +87,8 @@ const identity: FastifyPluginAsync<RouteContext> = async (app, { config }) => {
       let who: Awaited<ReturnType<typeof signedIn>>;
       try {
         who = await signedIn(req);
-      } catch {
+      } catch (err) {
+        databaseUnavailable(req, err, 'forbidden page without the signed-in person');
         who = undefined; // The page still says what happened; only who is signed in is left out.
       }
       const person = who === undefined ? null : { subject: who.claims.subject, email: who.claims.email };

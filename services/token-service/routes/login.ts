@@ -6,6 +6,7 @@ import { allowedReturnUrl } from './return-url.js';
 import { clientNetwork } from './client-network.js';
 import { newLoginState } from './login-state.js';
 import { ErrorBody, NO_STORE, routeRateLimit, type RouteContext } from './context.js';
+import { databaseUnavailable, unavailableBody } from './unavailable.js';
 import { serializeCookie } from '../../shared/cookies.js';
 import { clearedCookies, presentedSession } from '../sessions/cookie.js';
 import { endedOnTime, renewSession, type Renewal } from '../sessions/renew.js';
@@ -40,6 +41,9 @@ const login: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
   const { config, metrics, audit } = ctx;
   const ttl = config.sp.authnRequestTtlSeconds;
   const signedInPage = page('Signed in', [paragraph('You are signed in. You can close this page.')]);
+  const unavailable = (req: FastifyRequest, reply: FastifyReply) => (wantsHtml(req)
+    ? sendPage(reply, 503, signInNotStartedPage('service_unavailable', req.id))
+    : reply.code(503).headers(NO_STORE).send(unavailableBody()));
 
   /** Renews from the session cookie, if any: a reply when settled here, or whether to force re-authentication. */
   const tryRenew = async (req: FastifyRequest, reply: FastifyReply, returnTo: string | undefined): Promise<{ done: FastifyReply } | { forceAuthn: boolean; idp?: string }> => {
@@ -62,10 +66,9 @@ const login: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
         idpConfigured: (entityId) => ctx.idps.byEntityId(entityId) !== undefined,
       });
     } catch (err) {
+      databaseUnavailable(req, err, 'session not renewed');
       metrics.sessionRenewals.inc({ result: 'database_unavailable' });
-      req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'session not renewed: database unavailable');
-      if (wantsHtml(req)) return { done: sendPage(reply, 503, signInNotStartedPage('service_unavailable', req.id)) };
-      return { done: reply.code(503).headers(NO_STORE).send({ error: 'service_unavailable', message: 'service temporarily unavailable' }) };
+      return { done: unavailable(req, reply) };
     }
     metrics.sessionRenewals.inc({ result: renewal.result });
     if (renewal.result === 'renewed') {
@@ -162,9 +165,8 @@ const login: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
           idpIssuer: settings.idpIssuer,
         });
       } catch (err) {
-        req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'login not started: database unavailable');
-        if (wantsHtml(req)) return sendPage(reply, 503, signInNotStartedPage('service_unavailable', req.id));
-        return reply.code(503).headers(NO_STORE).send({ error: 'service_unavailable', message: 'service temporarily unavailable' });
+        databaseUnavailable(req, err, 'login not started');
+        return unavailable(req, reply);
       }
       if (!saved) {
         metrics.redeemRefused.inc({ reason: 'too_many_pending_logins' });

@@ -10,6 +10,7 @@ import { confirmSignOutPage, sendPage, signInHref, signedOutPage, wantsHtml } fr
 import { allowedReturnUrl } from './return-url.js';
 import { continueSignOutAtIdp } from './logout-continuation.js';
 import { ErrorBody, NO_STORE, routeRateLimit, type RouteContext } from './context.js';
+import { databaseUnavailable, unavailableBody } from './unavailable.js';
 
 const Rd = Type.Optional(Type.String({ maxLength: 2048 }));
 
@@ -33,11 +34,6 @@ const logout: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
   );
   const cleared = clearedCookies(config);
   const returnUrl = (rd: string | undefined) => (rd === undefined || rd === '' ? undefined : allowedReturnUrl(rd, config.allowedReturnUrls));
-
-  const unavailable = (req: FastifyRequest, reply: FastifyReply, err: unknown) => {
-    req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'logout failed: database unavailable');
-    return reply.code(503).headers(NO_STORE).send({ error: 'service_unavailable', message: 'service temporarily unavailable; the session was not ended' });
-  };
 
   /** Ends a session and audits it; the row, when it was live. */
   const end = async (req: FastifyRequest, session: SessionRow): Promise<SessionRow | undefined> => {
@@ -117,7 +113,8 @@ const logout: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
           audit({ event: 'token_revoked', subject: claims.subject, jti: claims.jti, reason: 'logout', client: req.clientAddress, request_id: req.id });
         }
       } catch (err) {
-        return unavailable(req, reply, err);
+        databaseUnavailable(req, err, 'logout failed');
+        return reply.code(503).headers(NO_STORE).send(unavailableBody('the session was not ended'));
       }
 
       if (!browser) {

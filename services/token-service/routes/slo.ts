@@ -10,6 +10,7 @@ import { readLogoutMessage, type SloInput, type VerifiedLogoutMessage } from '..
 import { SloRejection, type SloRejectReason } from '../saml/slo-reasons.js';
 import { consumePendingLogout, endSessionsForLogout, recordLogoutRequest } from '../store/slo.js';
 import { ErrorBody, NO_STORE, routeRateLimit, type RouteContext } from './context.js';
+import { databaseUnavailable } from './unavailable.js';
 import type { SLO_DIRECTIONS } from '../metrics.js';
 import { PAGES, sendSloPage as sendPage } from './slo-pages.js';
 
@@ -56,8 +57,8 @@ const slo: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, aud
     return sendPage(req, reply, UNREADABLE.includes(err.reason) ? PAGES.malformed : PAGES.refused);
   };
   const unavailable = (req: FastifyRequest, reply: FastifyReply, direction: SloDirection, err: unknown) => {
+    databaseUnavailable(req, err, 'logout not completed');
     metrics.slo.inc({ direction, result: 'unavailable' });
-    req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'logout not completed: database unavailable');
     return sendPage(req, reply, PAGES.unavailable);
   };
 
