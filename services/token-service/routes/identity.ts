@@ -1,5 +1,6 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { presentedToken } from '../../shared/cookies.js';
 import { TokenVerifier, type VerifiedClaims } from '../../shared/jwt-verify.js';
 import { verificationKeysOf } from '../../shared/jwt-keys.js';
@@ -30,7 +31,7 @@ const UserInfo = Type.Object(
  * the page NGINX shows for a 403 (error_page), saying who is signed in and offering a sign-out button,
  * never which rule refused; JSON clients get `{"error":"forbidden"}`. Both answer 403 there.
  */
-const identity: FastifyPluginAsync<RouteContext> = async (app, { config }) => {
+const identity: FastifyPluginAsyncTypebox<RouteContext> = async (app, { config }) => {
   const verifier = new TokenVerifier(
     verificationKeysOf(config.jwt.keys),
     { issuer: config.jwt.issuer, audience: config.jwt.audience, clockToleranceSeconds: 5, cacheSize: 0 },
