@@ -2,7 +2,7 @@ import { buildBaseApp, type App } from '../shared/app-base.js';
 import { createAudit } from '../shared/audit.js';
 import type { AuthzServiceConfig } from './config.js';
 import { authzMetrics } from './metrics.js';
-import { LivePolicy } from './policy/live.js';
+import { LivePolicy } from './policy-file/live.js';
 import { KeySource } from './tokens/key-source.js';
 import { LivenessCache } from './tokens/liveness.js';
 import { RevocationListener } from './tokens/listener.js';

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { PolicyError, readPolicyFile } from './load.js';
-import { compilePolicy, type CompiledPolicy } from './compile.js';
-import { lintPolicy } from './lint.js';
-import { ruleLabel, type LintFinding } from './types.js';
+import { compilePolicy, type CompiledPolicy } from '../policy/compile.js';
+import { lintPolicy } from '../policy/lint.js';
+import { ruleLabel, type LintFinding } from '../policy/types.js';
 import type { Log } from '../../shared/log.js';
 
 export interface LoadedPolicy {
