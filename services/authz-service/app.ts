@@ -2,7 +2,7 @@ import { buildBaseApp, type App } from '../shared/app-base.js';
 import { createAudit } from '../shared/audit.js';
 import type { AuthzServiceConfig } from './config.js';
 import { authzMetrics } from './metrics.js';
-import { LivePolicy } from './policy/live.js';
+import { LivePolicy } from './policy-file/live.js';
 import { KeySource } from './tokens/key-source.js';
 import { LivenessCache } from './tokens/liveness.js';
 import { RevocationListener } from './tokens/listener.js';
@@ -64,6 +64,7 @@ export async function buildApp(config: AuthzServiceConfig, opts: BuildOptions = 
     degradedBatchMs: config.cache.degradedBatchMs,
     onEvent: metrics.cacheEvent,
     onQuery: (seconds, ok) => metrics.lookups.observe({ result: ok ? 'ok' : 'error' }, seconds),
+    log: app.log,
   });
   metrics.listenerHealthy.set(0);
   const listener = new RevocationListener({

@@ -3,6 +3,7 @@ import { EnvReader, type Env } from '../shared/env.js';
 import { readCommonConfig, type CommonConfig } from '../shared/config.js';
 import { DEFAULT_COOKIE_NAME } from '../shared/cookies.js';
 import { HTTP_TOKEN } from '../shared/http-token.js';
+import { secureOrLoopback } from '../shared/secure-url.js';
 import { readTrustedProxies } from '../shared/trusted-proxies.js';
 import { loadVerificationKeys, type VerificationKey } from '../shared/jwt-keys.js';
 import { FRONT_ENDS, type FrontEnd } from './request/front-end.js';
@@ -20,14 +21,6 @@ export const PATH_RELAXATION_NAMES: Record<string, Partial<Relaxations>> = {
 };
 
 export { MIN_TRUSTED_PREFIX } from '../shared/trusted-proxies.js';
-
-/** https, or http to a loopback address (a sidecar, a test). */
-function secureOrLoopback(url: string): boolean {
-  const u = new URL(url);
-  if (u.protocol === 'https:') return true;
-  const host = u.hostname.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
 
 export interface AuthzServiceConfig extends CommonConfig {
   frontEnd: FrontEnd;

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { CommonConfig } from './config.js';
 import { accessLogger, loggerOptions } from './logging.js';
@@ -8,7 +8,8 @@ import metricsPlugin from './metrics.js';
 import health from './health.js';
 import accessLog, { type AccessLogOptions } from './access-log.js';
 
-export type App = FastifyInstance;
+/** A service's app: schemas are TypeBox, so routes get their bodies and querystrings typed from them. */
+export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
 export interface BaseOptions {
   config: Pick<CommonConfig, 'databaseUrl' | 'databasePoolMax' | 'logLevel'> & Partial<Pick<CommonConfig, 'logBufferBytes'>>;
@@ -41,5 +42,5 @@ export async function buildBaseApp(opts: BaseOptions): Promise<App> {
     const logger = accessLogger(opts.config.logLevel, opts.logStream, opts.config.logBufferBytes ?? 0);
     await app.register(accessLog, { level: opts.accessLog, logger });
   } else await app.register(accessLog, { level: 'silent' });
-  return app as unknown as App;
+  return app;
 }

@@ -148,16 +148,22 @@ t.test('the liveness cache is used only while trusted, and forgets the blind per
 
 t.test('while not trusted and Postgres cannot be asked, only an answer cached before within its lifetime counts (the outage safety net)', async (t) => {
   const db = await withDb(t);
-  const own = connect({ url: db.url, poolMax: 1, connectTimeoutMs: 500 });
-  t.teardown(() => own.destroy());
-  const cache = new LivenessCache(own.kysely, { ttlMs: 60_000, maxEntries: 1000, maxPending: 1000, batchSize: 200, maxConcurrentQueries: 2, degradedBatchMs: 5 });
+  const own = connect({ url: db.url, poolMax: 1, connectTimeoutMs: 500, codedErrors: true });
+  t.teardown(() => own.destroy().catch(() => {})); // its pool is ended below
+  const errors: { obj: Record<string, unknown>; msg: string }[] = [];
+  const log = { error: (obj: object, msg: string) => errors.push({ obj: { ...obj }, msg }), warn: () => {}, info: () => {} };
+  const cache = new LivenessCache(own.kysely, { ttlMs: 60_000, maxEntries: 1000, maxPending: 1000, batchSize: 200, maxConcurrentQueries: 2, degradedBatchMs: 5, log });
   const known = await mintLive(db.kysely, key, { subject: 'alice@example.com' });
   const neverSeen = await mintLive(db.kysely, key, { subject: 'alice@example.com' });
   cache.setTrusted(true);
   t.same(await cache.check(known.jti, 'alice@example.com'), { live: true });
   cache.setTrusted(false);
-  await own.destroy(); // this cache can no longer reach Postgres
+  await own.pool.end(); // this cache can no longer reach Postgres
   t.same(await cache.check(known.jti, 'alice@example.com'), { live: true }, 'known before the blind period, within its lifetime: still admitted');
   t.same(await cache.check(known.jti, 'bob@example.com'), { live: false, reason: 'subject_mismatch' });
   t.same(await cache.check(neverSeen.jti, 'alice@example.com'), { live: false, reason: 'liveness_unavailable' }, 'never seen: refused');
+  // Three failed lookups, one log line (at most one per 10 s: an outage must not write a line per request).
+  t.equal(errors.length, 1, 'the failure is logged, once');
+  t.equal(errors[0]?.msg, 'token liveness lookup failed (database unavailable): tokens not cached are refused as liveness_unavailable');
+  t.match(errors[0]?.obj, { err: { message: /pool/ }, failed_lookups_not_logged: 0 });
 });

@@ -2,7 +2,6 @@
 export type * from './types.js';
 export { ruleLabel } from './types.js';
 export { parsePolicy, validatePolicy, type PolicyParseResult } from './parse.js';
-export { loadPolicyFile, PolicyError } from './load.js';
 export { compilePolicy, type CompiledPolicy } from './compile.js';
 export { evaluate, candidates } from './evaluate.js';
 export { explainDecision, type Explanation, type RuleTrace } from './explain.js';

@@ -8,7 +8,7 @@ import type { AuthzMetrics } from '../metrics.js';
 import type { AuthzReason, MetricOutcome, ReasonOf, TokenReason } from '../reasons.js';
 import { authenticate } from '../tokens/authenticate.js';
 import { evaluate } from '../policy/evaluate.js';
-import type { LivePolicy } from '../policy/live.js';
+import type { LivePolicy } from '../policy-file/live.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import type { Decision, Identity } from '../policy/types.js';
 import { readOriginalRequest, type FrontEndOptions } from '../request/front-end.js';

@@ -1,6 +1,12 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../shared/db/schema.js';
 import { findTokenStates, type TokenState } from '../store/token-states.js';
+import { DatabaseUnavailableError, databaseFailure } from '../../shared/errors.js';
+import type { Log } from '../../shared/log.js';
+import { logThrottle } from '../../shared/log-throttle.js';
+
+/** A failed lookup is logged at most once per this many ms (an outage fails every batch): the count of the rest is in the line. */
+const FAILURE_LOG_INTERVAL_MS = 10_000;
 
 /** Why liveness said no (metric label values). */
 export type LivenessRefusal = 'unknown_token' | 'revoked' | 'expired' | 'subject_mismatch' | 'liveness_unavailable';
@@ -24,6 +30,8 @@ export interface LivenessOptions {
   degradedBatchMs: number;
   onEvent?: (event: 'hit' | 'miss' | 'eviction' | 'coalesced' | 'overload' | 'untrusted', n?: number) => void;
   onQuery?: (seconds: number, ok: boolean) => void;
+  /** Where failed lookups are reported (rate-limited: FAILURE_LOG_INTERVAL_MS). */
+  log?: Log;
 }
 
 interface Entry {
@@ -69,6 +77,7 @@ export class LivenessCache {
   private trusted = false;
   /** Bumped on every change of trust: results of lookups from an older generation are not stored. */
   private generation = 0;
+  private readonly logFailure = logThrottle(FAILURE_LOG_INTERVAL_MS);
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -180,8 +189,9 @@ export class LivenessCache {
     try {
       rows = await findTokenStates(this.db, jtis);
       this.opts.onQuery?.(Number(process.hrtime.bigint() - started) / 1e9, true);
-    } catch {
+    } catch (err) {
       this.opts.onQuery?.(Number(process.hrtime.bigint() - started) / 1e9, false);
+      this.reportFailure(err);
     }
     const now = Date.now();
     // Only a lookup made and answered within one period of trust may be remembered.
@@ -210,6 +220,17 @@ export class LivenessCache {
         w.resolve(answer);
       }
     }
+  }
+
+  /** Off the hot path (a failed batch): one line per FAILURE_LOG_INTERVAL_MS; a non-database error says so. */
+  private reportFailure(err: unknown): void {
+    const log = this.opts.log;
+    if (log === undefined) return;
+    this.logFailure((leftOut) => {
+      const failure = err instanceof DatabaseUnavailableError ? databaseFailure(err) : { name: (err as Error)?.name, message: String((err as Error)?.message ?? err) };
+      const what = err instanceof DatabaseUnavailableError ? 'database unavailable' : 'unexpected error';
+      log.error({ err: failure, failed_lookups_not_logged: leftOut }, `token liveness lookup failed (${what}): tokens not cached are refused as liveness_unavailable`);
+    });
   }
 
   private store(jti: string, entry: Entry, authoritative: boolean): void {

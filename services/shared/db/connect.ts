@@ -1,6 +1,7 @@
 import { Kysely, PostgresAdapter, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
+import { codedPool } from './coded-pool.js';
 
 export interface DbOptions {
   url: string;
@@ -14,6 +15,11 @@ export interface DbOptions {
    * server to cancel set it on the role (`ALTER ROLE … SET statement_timeout`), which every pooler honours.
    */
   queryTimeoutMs?: number;
+  /**
+   * Kysely's failures as DatabaseUnavailableError (coded-pool.ts), for the services' routes; the CLIs
+   * and tests that open their own connection see the driver's errors as they are.
+   */
+  codedErrors?: boolean;
 }
 
 /**
@@ -64,7 +70,7 @@ export function connect(opts: DbOptions): Db {
   pool.on('connect', (client) => client.on('error', () => {}));
   let observer: QueryObserver | undefined;
   const kysely = new Kysely<Database>({
-    dialect: new PoolerSafeDialect({ pool }),
+    dialect: new PoolerSafeDialect({ pool: opts.codedErrors === true ? codedPool(pool) : pool }),
     log: (event) => observer?.(event.queryDurationMillis / 1000, event.level === 'query'),
   });
   let destroyed: Promise<void> | undefined;

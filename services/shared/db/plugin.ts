@@ -13,9 +13,12 @@ export interface DbPluginOptions {
   poolMax: number;
 }
 
-/** The pool and typed Kysely instance, closed with the app. */
+/**
+ * The pool and typed Kysely instance, closed with the app. Kysely's failures are coded: a
+ * DatabaseUnavailableError, which routes catch by type (or the error handler answers 503).
+ */
 const dbPlugin: FastifyPluginAsync<DbPluginOptions> = async (app, opts) => {
-  const db = connect({ url: opts.url, poolMax: opts.poolMax });
+  const db = connect({ url: opts.url, poolMax: opts.poolMax, codedErrors: true });
   app.decorate('db', db);
   app.addHook('onClose', async () => {
     await db.destroy();

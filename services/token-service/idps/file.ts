@@ -7,6 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { splitPem } from '../../shared/jwt-keys.js';
+import { secureOrLoopback } from '../../shared/secure-url.js';
 import { SIGNATURE_POLICIES, SamlConfigError, withIdp, type IdpSettings, type IdpSettingsInput, type SamlSettings, type SpSettings } from '../saml/config.js';
 import { IDP_NAME, type IdpFileEntry, type IdpSource } from './types.js';
 
@@ -37,15 +38,6 @@ export const METADATA_TIMEOUT = { default: 5, min: 1, max: 60 } as const;
 const DISPLAY_NAME_MAX = 100;
 /** Control and format characters (bidi overrides, zero-width): not in a name shown on the chooser page. */
 const INVISIBLE = /[\p{Cc}\p{Cf}]/u;
-
-/** https, or plain http to a loopback address only (a sidecar, a test): the same rule as JWKS_URL. */
-export function secureOrLoopback(url: string): boolean {
-  const u = new URL(url);
-  if (u.protocol === 'https:') return true;
-  if (u.protocol !== 'http:') return false;
-  const host = u.hostname.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
 
 export function parseIdpsFile(text: string, sp: SpSettings, defaults: Partial<IdpSettingsInput>): IdpsFileResult {
   const doc = parseDocument(text, { uniqueKeys: true });

@@ -6,7 +6,8 @@
  * and, after a failure, retried every min(refresh, 30 s); a failed refresh keeps the last good metadata.
  */
 import { X509Certificate, createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { fileVersion } from '../../shared/file-version.js';
 import { SamlConfigError, withIdp, type IdpSettingsInput, type SamlSettings, type SpSettings } from '../saml/config.js';
 import type { Log } from '../../shared/log.js';
 import { fixedDirectory } from './directory.js';
@@ -78,7 +79,7 @@ class LiveIdps implements ManagedIdpDirectory {
   byName = (name: string) => this.dir.byName(name);
 
   async start(): Promise<void> {
-    this.statKey = await this.stat();
+    this.statKey = await fileVersion(this.file);
     const { entries, text } = await loadIdpsFile(this.file, this.opts.sp, this.opts.defaults);
     const fetches = this.apply(entries, text);
     this.opts.log.info({ file: this.file, idps: entries.map((e) => e.name) }, 'IdP list loaded');
@@ -116,18 +117,9 @@ class LiveIdps implements ManagedIdpDirectory {
     return this.reloading;
   }
 
-  private async stat(): Promise<string> {
-    try {
-      const s = await stat(this.file);
-      return `${s.ino}:${s.size}:${s.mtimeMs}`;
-    } catch {
-      return 'missing';
-    }
-  }
-
   private async reloadIfChanged(): Promise<boolean> {
     if (this.closing.signal.aborted) return false;
-    const key = await this.stat();
+    const key = await fileVersion(this.file);
     if (key === this.statKey) return false;
     this.statKey = key;
     let problems: readonly string[];

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { readCookies, serializeCookie } from '../../shared/cookies.js';
 import { validateFromIdps } from '../saml/validate.js';
 import { SamlRejection, type SamlRejectReason } from '../saml/reasons.js';
@@ -17,7 +18,8 @@ import { filterGroups } from '../tokens/groups-filter.js';
 import { oversize } from '../tokens/size.js';
 import { allowedReturnUrl } from './return-url.js';
 import { clearLoginState, loginStateCookieName, presentedLoginState } from './login-state.js';
-import { ErrorBody, NO_STORE, routeRateLimit, samlBodyLimit, type RouteContext } from './context.js';
+import { ErrorBody, NoBody, NO_STORE, routeRateLimit, samlBodyLimit, type RouteContext } from './context.js';
+import { databaseUnavailable, unavailableBody } from './unavailable.js';
 
 const AcsBody = Type.Object(
   { SAMLResponse: Type.String({ minLength: 1 }), RelayState: Type.Optional(Type.String({ maxLength: 2048 })) },
@@ -56,7 +58,7 @@ function wantsJson(req: FastifyRequest): boolean {
  * request id, records the assertion id (replay) and writes the token row; only after the commit does
  * the client see the token. Postgres failing means 503 and no token.
  */
-const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
+const acs: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
   const { config, metrics, audit } = ctx;
 
   const refuse = (req: FastifyRequest, reply: FastifyReply, reason: SamlRejectReason, detail: string, who: { subject?: string; idp?: IdpEntry } = {}) => {
@@ -81,11 +83,12 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       onRequest: app.redeemAllowlist,
       schema: {
         body: AcsBody,
-        response: { 200: TokenBody, 303: Type.Null(), 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+        // 200 and 403: JSON for programs, a page (a string, sent as it is) for browsers.
+        response: { 200: Type.Union([TokenBody, Type.String()]), 303: NoBody, 400: ErrorBody, 401: ErrorBody, 403: Type.Union([ErrorBody, Type.String()]), 429: ErrorBody, 503: ErrorBody },
       },
     },
     async (req, reply) => {
-      const { SAMLResponse, RelayState } = req.body as { SAMLResponse: string; RelayState?: string };
+      const { SAMLResponse, RelayState } = req.body;
       const json = wantsJson(req);
       // Everything that can refuse or fail is settled before the request id and the assertion are spent
       // and the token row is written: after the commit, only ready-made strings are sent.
@@ -155,19 +158,18 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       const renewalCookie = secret === undefined ? undefined : sessionCookie(config, secret.secret, sessionEnd, startedAt);
       const target = returnTo ?? config.defaultReturnUrl;
 
-      let refusal: SamlRejectReason | undefined;
       try {
+        // A refusal is thrown inside: the transaction rolls back (nothing spent) and it is answered below.
         await app.db.kysely.transaction().execute(async (trx) => {
           if (requestId !== null && !(await consumeRequestId(trx, requestId, { idpIssuer: assertion.issuer, ...(stateHash === undefined ? {} : { stateHash }) }))) {
             const outstanding = await outstandingRequest(trx, requestId);
-            refusal = outstanding === undefined ? 'unknown_in_response_to'
+            const reason = outstanding === undefined ? 'unknown_in_response_to'
               : outstanding.idpIssuer !== null && outstanding.idpIssuer !== assertion.issuer ? 'idp_mismatch'
                 : stateHash !== undefined ? 'login_state_mismatch' : 'unknown_in_response_to';
-            return;
+            throw new SamlRejection(reason, `${reason} for assertion ${assertion.assertionId}`);
           }
           if (!(await recordAssertion(trx, { assertionId: assertion.assertionId, idpIssuer: assertion.issuer, jti: issued.jti, expiresAt: replayUntil }))) {
-            refusal = 'replay';
-            return;
+            throw new SamlRejection('replay', `replay for assertion ${assertion.assertionId}`);
           }
           await insertSession(trx, {
             sid,
@@ -197,11 +199,11 @@ const acs: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
           });
         });
       } catch (err) {
+        if (err instanceof SamlRejection) return refuse(req, reply, err.reason, err.detail, who);
+        databaseUnavailable(req, err, 'token not issued');
         metrics.redeemRefused.inc({ reason: 'database_unavailable' });
-        req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'token not issued: database unavailable');
-        return reply.code(503).headers(NO_STORE).send({ error: 'service_unavailable', message: 'service temporarily unavailable; no token was issued' });
+        return reply.code(503).headers(NO_STORE).send(unavailableBody('no token was issued'));
       }
-      if (refusal) return refuse(req, reply, refusal, `${refusal} for assertion ${assertion.assertionId}`, who);
 
       metrics.issued.inc();
       metrics.signIns.inc({ idp: idp.name, result: 'issued' });

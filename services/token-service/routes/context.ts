@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import type { Audit } from '../../shared/audit.js';
 import type { TokenServiceConfig } from '../config.js';
 import type { TokenMetrics } from '../metrics.js';
@@ -14,12 +15,13 @@ export interface RouteContext {
   idps: IdpDirectory;
 }
 
-export const ErrorBody = {
-  type: 'object',
-  properties: { error: { type: 'string' }, message: { type: 'string' } },
-  required: ['error', 'message'],
-  additionalProperties: false,
-} as const;
+export const ErrorBody = Type.Object(
+  { error: Type.String(), message: Type.String() },
+  { additionalProperties: false },
+);
+
+/** No body (a redirect, a 204): the JSON schema of null, typed so that `reply.send()` takes no payload. */
+export const NoBody = Type.Unsafe<undefined>({ type: 'null' });
 
 /**
  * The body limit wherever a SAML response is read (app, form parser, ACS route): a base64- and

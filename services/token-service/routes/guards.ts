@@ -1,6 +1,7 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import fp from 'fastify-plugin';
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyPluginAsync, onRequestHookHandler } from 'fastify';
+import type { onRequestHookHandler } from 'fastify';
 import { inList } from '../../shared/cidr.js';
 import { ClientAddressResolver } from '../../shared/client-ip.js';
 import type { RouteContext } from './context.js';
@@ -26,7 +27,7 @@ declare module 'fastify' {
  * sprayer holds more networks than the store (and so more budget than the store could withhold). The allowlist only narrows: an address inside it still needs a valid
  * SAML response; an address outside it gets 403 before its document is read.
  */
-const guards: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, audit }) => {
+const guards: FastifyPluginAsyncTypebox<RouteContext> = async (app, { config, metrics, audit }) => {
   app.decorateRequest('clientAddress', '');
   const clients = new ClientAddressResolver(config.trustedProxies);
   app.addHook('onRequest', async (req) => {

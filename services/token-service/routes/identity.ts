@@ -1,11 +1,13 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { presentedToken } from '../../shared/cookies.js';
 import { TokenVerifier, type VerifiedClaims } from '../../shared/jwt-verify.js';
 import { verificationKeysOf } from '../../shared/jwt-keys.js';
 import { liveTokenSession } from '../store/sessions.js';
 import { forbiddenPage, sendPage, signInHref, wantsHtml } from '../pages/pages.js';
 import { ErrorBody, NO_STORE, routeRateLimit, type RouteContext } from './context.js';
+import { databaseUnavailable, unavailableBody } from './unavailable.js';
 
 const UserInfo = Type.Object(
   {
@@ -29,7 +31,7 @@ const UserInfo = Type.Object(
  * the page NGINX shows for a 403 (error_page), saying who is signed in and offering a sign-out button,
  * never which rule refused; JSON clients get `{"error":"forbidden"}`. Both answer 403 there.
  */
-const identity: FastifyPluginAsync<RouteContext> = async (app, { config }) => {
+const identity: FastifyPluginAsyncTypebox<RouteContext> = async (app, { config }) => {
   const verifier = new TokenVerifier(
     verificationKeysOf(config.jwt.keys),
     { issuer: config.jwt.issuer, audience: config.jwt.audience, clockToleranceSeconds: 5, cacheSize: 0 },
@@ -57,8 +59,8 @@ const identity: FastifyPluginAsync<RouteContext> = async (app, { config }) => {
       try {
         who = await signedIn(req);
       } catch (err) {
-        req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'userinfo failed: database unavailable');
-        return reply.code(503).send({ error: 'service_unavailable', message: 'service temporarily unavailable' });
+        databaseUnavailable(req, err, 'userinfo failed');
+        return reply.code(503).send(unavailableBody());
       }
       if (who === undefined) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'invalid_token', message: 'no valid token presented' });
       const c: VerifiedClaims = who.claims;
@@ -86,7 +88,8 @@ const identity: FastifyPluginAsync<RouteContext> = async (app, { config }) => {
       let who: Awaited<ReturnType<typeof signedIn>>;
       try {
         who = await signedIn(req);
-      } catch {
+      } catch (err) {
+        databaseUnavailable(req, err, 'forbidden page without the signed-in person');
         who = undefined; // The page still says what happened; only who is signed in is left out.
       }
       const person = who === undefined ? null : { subject: who.claims.subject, email: who.claims.email };

@@ -1,11 +1,13 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { buildLoginRedirect } from '../saml/login.js';
 import { saveRequestIdBounded } from '../store/saml.js';
 import { allowedReturnUrl } from './return-url.js';
 import { clientNetwork } from './client-network.js';
 import { newLoginState } from './login-state.js';
-import { ErrorBody, NO_STORE, routeRateLimit, type RouteContext } from './context.js';
+import { ErrorBody, NoBody, NO_STORE, routeRateLimit, type RouteContext } from './context.js';
+import { databaseUnavailable, unavailableBody } from './unavailable.js';
 import { serializeCookie } from '../../shared/cookies.js';
 import { clearedCookies, presentedSession } from '../sessions/cookie.js';
 import { endedOnTime, renewSession, type Renewal } from '../sessions/renew.js';
@@ -36,10 +38,13 @@ import type { IdpEntry } from '../idps/types.js';
  * the IdP of the session being signed in again, or else a chooser page (one plain link per IdP, no
  * script). An unknown `idp` is 400; an IdP whose metadata was never fetched is 503.
  */
-const login: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
+const login: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
   const { config, metrics, audit } = ctx;
   const ttl = config.sp.authnRequestTtlSeconds;
   const signedInPage = page('Signed in', [paragraph('You are signed in. You can close this page.')]);
+  const unavailable = (req: FastifyRequest, reply: FastifyReply) => (wantsHtml(req)
+    ? sendPage(reply, 503, signInNotStartedPage('service_unavailable', req.id))
+    : reply.code(503).headers(NO_STORE).send(unavailableBody()));
 
   /** Renews from the session cookie, if any: a reply when settled here, or whether to force re-authentication. */
   const tryRenew = async (req: FastifyRequest, reply: FastifyReply, returnTo: string | undefined): Promise<{ done: FastifyReply } | { forceAuthn: boolean; idp?: string }> => {
@@ -62,10 +67,9 @@ const login: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
         idpConfigured: (entityId) => ctx.idps.byEntityId(entityId) !== undefined,
       });
     } catch (err) {
+      databaseUnavailable(req, err, 'session not renewed');
       metrics.sessionRenewals.inc({ result: 'database_unavailable' });
-      req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'session not renewed: database unavailable');
-      if (wantsHtml(req)) return { done: sendPage(reply, 503, signInNotStartedPage('service_unavailable', req.id)) };
-      return { done: reply.code(503).headers(NO_STORE).send({ error: 'service_unavailable', message: 'service temporarily unavailable' }) };
+      return { done: unavailable(req, reply) };
     }
     metrics.sessionRenewals.inc({ result: renewal.result });
     if (renewal.result === 'renewed') {
@@ -121,7 +125,7 @@ const login: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
           { rd: Type.Optional(Type.String({ maxLength: 2048 })), reauth: Type.Optional(Type.Literal('1')), idp: Type.Optional(Type.String({ maxLength: 1024 })) },
           { additionalProperties: false },
         ),
-        response: { 200: Type.String(), 302: Type.Null(), 303: Type.Null(), 400: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+        response: { 200: Type.String(), 302: NoBody, 303: NoBody, 400: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody },
       },
     },
     async (req, reply) => {
@@ -131,7 +135,7 @@ const login: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
         return reply.code(403).headers(NO_STORE)
           .send({ error: 'not_a_navigation', message: 'a sign-in starts from a page the browser navigates to, not from a script, an image or a frame' });
       }
-      const { rd, reauth, idp: named } = req.query as { rd?: string; reauth?: '1'; idp?: string };
+      const { rd, reauth, idp: named } = req.query;
       const returnTo = rd === undefined || rd === '' ? undefined : allowedReturnUrl(rd, config.allowedReturnUrls);
       if (rd !== undefined && rd !== '' && returnTo === undefined) {
         metrics.redeemRefused.inc({ reason: 'return_url_not_allowed' });
@@ -162,9 +166,8 @@ const login: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
           idpIssuer: settings.idpIssuer,
         });
       } catch (err) {
-        req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'login not started: database unavailable');
-        if (wantsHtml(req)) return sendPage(reply, 503, signInNotStartedPage('service_unavailable', req.id));
-        return reply.code(503).headers(NO_STORE).send({ error: 'service_unavailable', message: 'service temporarily unavailable' });
+        databaseUnavailable(req, err, 'login not started');
+        return unavailable(req, reply);
       }
       if (!saved) {
         metrics.redeemRefused.inc({ reason: 'too_many_pending_logins' });

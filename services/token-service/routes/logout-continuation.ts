@@ -3,6 +3,7 @@ import type { SessionRow } from '../store/sessions.js';
 import type { RouteContext } from './context.js';
 import { continueWithSingleLogout } from './single-logout.js';
 import { sloEnabled } from '../saml/config.js';
+import { databaseUnavailable } from './unavailable.js';
 
 /**
  * Where a browser's sign-out continues once the local session has ended and its cookies are cleared:
@@ -43,8 +44,8 @@ export async function continueSignOutAtIdp(
     if (url !== undefined) ctx.audit({ event: 'slo_out', direction: 'sp_initiated', result: 'started', subject: session.subject, client: req.clientAddress, request_id: req.id });
     return url;
   } catch (err) {
+    databaseUnavailable(req, err, 'single logout not started');
     ctx.metrics.slo.inc({ direction: 'sp_initiated', result: 'unavailable' });
-    req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'single logout not started: database unavailable');
     return undefined;
   }
 }

@@ -1,5 +1,6 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { presentedToken } from '../../shared/cookies.js';
 import { TokenVerifier } from '../../shared/jwt-verify.js';
 import { verificationKeysOf } from '../../shared/jwt-keys.js';
@@ -9,7 +10,8 @@ import { clearedCookies, presentedSession } from '../sessions/cookie.js';
 import { confirmSignOutPage, sendPage, signInHref, signedOutPage, wantsHtml } from '../pages/pages.js';
 import { allowedReturnUrl } from './return-url.js';
 import { continueSignOutAtIdp } from './logout-continuation.js';
-import { ErrorBody, NO_STORE, routeRateLimit, type RouteContext } from './context.js';
+import { ErrorBody, NoBody, NO_STORE, routeRateLimit, type RouteContext } from './context.js';
+import { databaseUnavailable, unavailableBody } from './unavailable.js';
 
 const Rd = Type.Optional(Type.String({ maxLength: 2048 }));
 
@@ -25,7 +27,7 @@ const Rd = Type.Optional(Type.String({ maxLength: 2048 }));
  * form) signs nobody out and gets the confirmation page instead; so does `GET /logout`, since a link or an
  * image must never sign anyone out.
  */
-const logout: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
+const logout: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
   const { config, metrics, audit } = ctx;
   const verifier = new TokenVerifier(
     verificationKeysOf(config.jwt.keys),
@@ -33,11 +35,6 @@ const logout: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
   );
   const cleared = clearedCookies(config);
   const returnUrl = (rd: string | undefined) => (rd === undefined || rd === '' ? undefined : allowedReturnUrl(rd, config.allowedReturnUrls));
-
-  const unavailable = (req: FastifyRequest, reply: FastifyReply, err: unknown) => {
-    req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'logout failed: database unavailable');
-    return reply.code(503).headers(NO_STORE).send({ error: 'service_unavailable', message: 'service temporarily unavailable; the session was not ended' });
-  };
 
   /** Ends a session and audits it; the row, when it was live. */
   const end = async (req: FastifyRequest, session: SessionRow): Promise<SessionRow | undefined> => {
@@ -61,7 +58,7 @@ const logout: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
     },
     async (req, reply) => {
       if (!wantsHtml(req)) return reply.code(405).headers(NO_STORE).header('allow', 'POST').send({ error: 'method_not_allowed', message: 'sign out with POST /logout' });
-      return sendPage(reply, 200, confirmSignOutPage(returnUrl((req.query as { rd?: string }).rd)));
+      return sendPage(reply, 200, confirmSignOutPage(returnUrl(req.query.rd)));
     },
   );
 
@@ -71,13 +68,12 @@ const logout: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       config: { rateLimit: routeRateLimit(config) },
       schema: {
         querystring: Type.Object({ rd: Rd }, { additionalProperties: false }),
-        response: { 200: Type.String(), 204: Type.Null(), 303: Type.Null(), 400: ErrorBody, 401: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+        response: { 200: Type.String(), 204: NoBody, 303: NoBody, 400: ErrorBody, 401: ErrorBody, 429: ErrorBody, 503: ErrorBody },
       },
     },
     async (req, reply) => {
       const browser = wantsHtml(req);
-      const body = req.body as { rd?: unknown } | undefined;
-      const rd = typeof body?.rd === 'string' ? body.rd : (req.query as { rd?: string }).rd;
+      const rd = formRd(req.body) ?? req.query.rd;
       if (browser && req.headers['sec-fetch-site'] === 'cross-site') {
         req.log.info({ reason: 'cross_site' }, 'sign-out not done: a cross-site form; confirmation asked');
         return sendPage(reply, 200, confirmSignOutPage(returnUrl(rd)));
@@ -117,7 +113,8 @@ const logout: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
           audit({ event: 'token_revoked', subject: claims.subject, jti: claims.jti, reason: 'logout', client: req.clientAddress, request_id: req.id });
         }
       } catch (err) {
-        return unavailable(req, reply, err);
+        databaseUnavailable(req, err, 'logout failed');
+        return reply.code(503).headers(NO_STORE).send(unavailableBody('the session was not ended'));
       }
 
       if (!browser) {
@@ -139,3 +136,8 @@ const logout: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
 };
 
 export default logout;
+
+/** The `rd` field of a sign-out form (the body has no schema: any form or JSON body may carry it). */
+function formRd(body: unknown): string | undefined {
+  return typeof body === 'object' && body !== null && 'rd' in body && typeof body.rd === 'string' ? body.rd : undefined;
+}

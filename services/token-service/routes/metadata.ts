@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { jwksDocument } from '../../shared/jwt-keys.js';
 import { buildMetadata, idpFacts } from '../saml/metadata.js';
 import type { RouteContext } from './context.js';
@@ -6,7 +6,7 @@ import type { IdpEntry } from '../idps/types.js';
 import { SAML_DEFAULTS } from '../saml/config.js';
 
 /** GET /saml/metadata (SP metadata XML) and GET /.well-known/jwks.json (every published signing key). */
-const metadata: FastifyPluginAsync<RouteContext> = async (app, { config, idps }) => {
+const metadata: FastifyPluginAsyncTypebox<RouteContext> = async (app, { config, idps }) => {
   // Built again only when the configured IdPs change (a reload of SAML_IDPS_FILE, a metadata refresh).
   let built: { from: readonly IdpEntry[]; xml: string } | undefined;
   const spMetadata = (): string => {

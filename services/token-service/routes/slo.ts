@@ -1,5 +1,6 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { serializeCookie } from '../../shared/cookies.js';
 import { sloEnabled, type SamlSettings } from '../saml/config.js';
 import type { IdpDirectory } from '../idps/types.js';
@@ -9,7 +10,8 @@ import { redirectUrl } from '../saml/redirect-binding.js';
 import { readLogoutMessage, type SloInput, type VerifiedLogoutMessage } from '../saml/slo-message.js';
 import { SloRejection, type SloRejectReason } from '../saml/slo-reasons.js';
 import { consumePendingLogout, endSessionsForLogout, recordLogoutRequest } from '../store/slo.js';
-import { ErrorBody, NO_STORE, routeRateLimit, type RouteContext } from './context.js';
+import { ErrorBody, NoBody, NO_STORE, routeRateLimit, type RouteContext } from './context.js';
+import { databaseUnavailable } from './unavailable.js';
 import type { SLO_DIRECTIONS } from '../metrics.js';
 import { PAGES, sendSloPage as sendPage } from './slo-pages.js';
 
@@ -23,7 +25,6 @@ const SloBody = Type.Object(
   },
   { additionalProperties: false },
 );
-type SloBodyT = { SAMLRequest?: string; SAMLResponse?: string; RelayState?: string };
 
 const UNREADABLE: readonly SloRejectReason[] = ['malformed', 'too_large', 'dtd_forbidden', 'wrong_binding'];
 
@@ -43,7 +44,7 @@ const UNREADABLE: readonly SloRejectReason[] = ['malformed', 'too_large', 'dtd_f
  * gets a 400 (unreadable) or 403 page, revokes nothing and is not answered: a LogoutResponse to a
  * message we cannot trust would be ours to sign on anyone's behalf. Postgres failing: 503, nothing ended.
  */
-const slo: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, audit, idps }) => {
+const slo: FastifyPluginAsyncTypebox<RouteContext> = async (app, { config, metrics, audit, idps }) => {
   // Registered when our signing key is set and SLO can be configured: the single IdP has an SLO URL, or IdPs come from a file (reloaded).
   if (config.sp.spSigningKey === undefined || (config.idps.kind === 'env' && !sloEnabled(config.idps.idp))) return;
   const clear = serializeCookie(config.cookie.name, '', { ...config.cookie, maxAgeSeconds: 0 });
@@ -56,8 +57,8 @@ const slo: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, aud
     return sendPage(req, reply, UNREADABLE.includes(err.reason) ? PAGES.malformed : PAGES.refused);
   };
   const unavailable = (req: FastifyRequest, reply: FastifyReply, direction: SloDirection, err: unknown) => {
+    databaseUnavailable(req, err, 'logout not completed');
     metrics.slo.inc({ direction, result: 'unavailable' });
-    req.log.error({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'logout not completed: database unavailable');
     return sendPage(req, reply, PAGES.unavailable);
   };
 
@@ -118,7 +119,7 @@ const slo: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, aud
   };
 
   const routeConfig = { rateLimit: routeRateLimit(config) };
-  const responses = { 200: ErrorBody, 302: Type.Null(), 303: Type.Null(), 400: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody };
+  const responses = { 200: ErrorBody, 302: NoBody, 303: NoBody, 400: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody };
   // The query is read raw: the HTTP-Redirect signature covers the parameters exactly as sent.
   app.get('/saml/slo', { config: routeConfig, schema: { response: responses } }, async (req, reply) => {
     const url = req.raw.url ?? '';
@@ -128,7 +129,7 @@ const slo: FastifyPluginAsync<RouteContext> = async (app, { config, metrics, aud
   // A body outside the schema (a repeated or unknown field) is a refused message like any other: a page, counted.
   app.post('/saml/slo', { config: routeConfig, attachValidation: true, schema: { body: SloBody, response: responses } }, async (req, reply) => {
     if (req.validationError) return refuse(req, reply, new SloRejection('wrong_binding', 'the form is not one SAMLRequest or SAMLResponse with an optional RelayState'), 'idp_initiated');
-    return handle(req, reply, { binding: 'post', ...(req.body as SloBodyT) });
+    return handle(req, reply, { binding: 'post', ...req.body });
   });
 };
 

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { stringify } from 'yaml';
 import { SIGNATURE_POLICIES } from '../../../services/token-service/saml/config.js';
-import { parseIdpsFile, secureOrLoopback } from '../../../services/token-service/idps/file.js';
+import { parseIdpsFile } from '../../../services/token-service/idps/file.js';
+import { secureOrLoopback } from '../../../services/shared/secure-url.js';
 import { SP, makeCerts, spWithSigning } from './fixtures.js';
 
 const certs = await makeCerts();

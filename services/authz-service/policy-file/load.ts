@@ -1,7 +1,10 @@
-/** Reading a policy file: the one function of this folder that does I/O. */
+/**
+ * Reading the policy file, outside policy/ so that the policy layer stays pure (parse, compile, evaluate):
+ * this folder is the file and its reloading.
+ */
 import { readFile } from 'node:fs/promises';
-import { parsePolicy } from './parse.js';
-import type { Policy } from './types.js';
+import { parsePolicy } from '../policy/parse.js';
+import type { Policy } from '../policy/types.js';
 
 /** A policy that cannot be used; `problems` holds every reason, each naming its rule. */
 export class PolicyError extends Error {
@@ -15,12 +18,10 @@ export class PolicyError extends Error {
   }
 }
 
-/** Reads and validates a policy file; throws {@link PolicyError} (also when it cannot be read). */
-export async function loadPolicyFile(path: string): Promise<Policy> {
-  return (await readPolicyFile(path)).policy;
-}
-
-/** The validated policy and the text it came from (the live policy is identified by its hash). */
+/**
+ * The validated policy and the text it came from (the live policy is identified by its hash); throws
+ * {@link PolicyError}, also when the file cannot be read.
+ */
 export async function readPolicyFile(path: string): Promise<{ policy: Policy; text: string }> {
   let text: string;
   try {

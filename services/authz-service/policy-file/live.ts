@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { fileVersion } from '../../shared/file-version.js';
 import { PolicyError, readPolicyFile } from './load.js';
-import { compilePolicy, type CompiledPolicy } from './compile.js';
-import { lintPolicy } from './lint.js';
-import { ruleLabel, type LintFinding } from './types.js';
+import { compilePolicy, type CompiledPolicy } from '../policy/compile.js';
+import { lintPolicy } from '../policy/lint.js';
+import { ruleLabel, type LintFinding } from '../policy/types.js';
 import type { Log } from '../../shared/log.js';
 
 export interface LoadedPolicy {
@@ -76,7 +76,7 @@ export class LivePolicy {
   /** The policy at start: throws PolicyError (the service refuses to start) on an invalid policy or a lint error. */
   static async open(file: string, log: Log, onReload: LivePolicy['onReload'], opts: PolicyLoadOptions = {}): Promise<LivePolicy> {
     const live = new LivePolicy(file, await compilePolicyFile(file, opts), log, onReload, opts);
-    live.lastStat = await live.statKey();
+    live.lastStat = await fileVersion(live.file);
     logFindings(log, live.current);
     onReload('ok', live.current);
     return live;
@@ -92,18 +92,9 @@ export class LivePolicy {
     clearInterval(this.timer);
   }
 
-  private async statKey(): Promise<string> {
-    try {
-      const s = await stat(this.file);
-      return `${s.ino}:${s.size}:${s.mtimeMs}`;
-    } catch {
-      return 'missing';
-    }
-  }
-
   /** Reloads when the file changed; returns whether a new policy is in force. */
   async reloadIfChanged(): Promise<boolean> {
-    const key = await this.statKey();
+    const key = await fileVersion(this.file);
     if (key === this.lastStat) return false;
     this.lastStat = key;
     try {
