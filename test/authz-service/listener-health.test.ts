@@ -57,8 +57,9 @@ t.test('the listener is healthy while its probes arrive, not healthy when they s
       sent++;
       await sendNotification(db.kysely, channel, payload);
     },
-    probeIntervalMs: 50,
-    probeTimeoutMs: 150,
+    // Generous against a loaded CI machine: a probe delivered late must not read as deafness.
+    probeIntervalMs: 100,
+    probeTimeoutMs: 1000,
     onHealthChange: (healthy, reason) => events.push(healthy, reason),
     onProbeMissed: () => {
       missed++;
