@@ -1,4 +1,4 @@
-import type { ColumnType, Generated } from 'kysely';
+import type { ColumnType, Generated, Kysely, Selectable, Transaction } from 'kysely';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 
@@ -87,6 +87,13 @@ export interface Database {
   saml_logout_seen: SamlLogoutSeenTable;
   saml_logout_pending: SamlLogoutPendingTable;
 }
+
+/** What a repository function runs on: the database, or a transaction its caller holds. */
+export type Conn = Kysely<Database> | Transaction<Database>;
+
+/** Rows as read. */
+export type IssuedTokenRow = Selectable<IssuedTokensTable>;
+export type SessionRow = Selectable<SessionsTable>;
 
 /** The channel the database notifies on when a token row is revoked (payload: the jti). */
 export const REVOCATION_CHANNEL = 'token_revoked';

@@ -1,7 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database } from '../../shared/db/schema.js';
+import type { Conn, Database } from '../../shared/db/schema.js';
 
-type Conn = Kysely<Database> | Transaction<Database>;
 
 /** What binds a login to the browser and the network that started it (both optional for old callers). */
 export interface RequestBinding {

@@ -1,13 +1,11 @@
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import type { Database, SessionsTable } from '../../shared/db/schema.js';
-
-type Conn = Kysely<Database> | Transaction<Database>;
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Conn, Database, SessionRow } from '../../shared/db/schema.js';
 
 /** Why a session ended: a closed list (audit field, metric label `sessions_ended_total{reason}`). */
 export const SESSION_END_REASONS = ['sign_out', 'idle', 'expired', 'revoked', 'idp_logout', 'idp_removed'] as const;
 export type SessionEndReason = (typeof SESSION_END_REASONS)[number];
 
-export type SessionRow = Selectable<SessionsTable>;
+export type { SessionRow };
 
 export interface NewSession {
   sid: string;

@@ -1,8 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { Database } from '../../shared/db/schema.js';
+import type { Conn, Database } from '../../shared/db/schema.js';
 import { endSessionsOf } from './sessions.js';
 
-type Conn = Kysely<Database> | Transaction<Database>;
 
 /** Records an IdP LogoutRequest id; false when it was acted on before (concurrent copies: one wins). */
 export async function recordLogoutRequest(db: Conn, row: { idpIssuer: string; requestId: string; expiresAt: Date }): Promise<boolean> {

@@ -1,8 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database } from '../../shared/db/schema.js';
+import type { Conn, Database } from '../../shared/db/schema.js';
 import { sweepSessions } from './sessions.js';
 
-type Conn = Kysely<Database> | Transaction<Database>;
 
 export interface TokenRow {
   jti: string;
