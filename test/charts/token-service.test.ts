@@ -1,5 +1,4 @@
 import t from 'tap';
-import { readFileSync } from 'node:fs';
 import { helmBinary } from './helm.js';
 import { ciValues, kinds, lint, one, render, template, type K8sObject } from './render.js';
 import { structuralProblems } from './k8s-check.js';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { NO_MIGRATIONS, sql } from 'kysely';
+import { sql } from 'kysely';
 import { connect } from '../../services/shared/db/connect.js';
 import { createMigrator, migrateToLatest, pendingMigrations } from '../../services/shared/db/migrator.js';
 import { createTestDatabase, listenForRevocations, migrationNames, withDb } from '../helpers/db.js';

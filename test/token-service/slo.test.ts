@@ -191,7 +191,7 @@ t.test('IdP-initiated logout reaches two authz replicas within a second', async 
 });
 
 t.test('SP-initiated logout: a signed LogoutRequest to the IdP; its LogoutResponse completes it once', async (t) => {
-  const { db, sp, svc } = await fixture(t);
+  const { sp, svc } = await fixture(t);
   const url = await continueWithSingleLogout(svc.app.db.kysely, envIdp(svc.config), { nameId: 'alice@example.com', sessionIndex: '_s1' }, 'https://app.test.example/bye');
   t.ok(url?.startsWith(`${IDP_SLO}?SAMLRequest=`), 'HTTP-Redirect to the IdP SLO URL');
   const sent = readSignedRedirect(url!.slice(url!.indexOf('?') + 1), sp.cert);
