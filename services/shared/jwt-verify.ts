@@ -50,9 +50,14 @@ export class TokenVerifier {
   private byKid = new Map<string, { algorithm: string; verify: Verify }>();
   /**
    * Verified tokens by their exact text, each until its `exp`: a repeat presentation costs one map
-   * lookup (no base64, no JSON, no hash). Bounded (oldest first out); emptied when the keys change.
+   * lookup (no base64, no JSON, no hash) and returns the same result object (no allocation). Bounded
+   * (oldest first out); emptied when the keys change. At 100,000 tokens this is most of a replica's
+   * heap, so an entry is kept small: the result itself (its `exp` is the deadline), the key a flat copy
+   * of the token (not a slice that keeps the whole Authorization or Cookie header alive), group lists
+   * shared between tokens that carry the same groups.
    */
-  private verified = new Map<string, { result: VerifyResult; expMs: number }>();
+  private verified = new Map<string, VerifyResult & { ok: true }>();
+  private groupLists = new Map<string, string[]>();
 
   constructor(
     keys: readonly VerificationKey[],
@@ -63,6 +68,7 @@ export class TokenVerifier {
 
   setKeys(keys: readonly VerificationKey[]): void {
     this.verified = new Map();
+    this.groupLists = new Map();
     const next = new Map<string, { algorithm: string; verify: Verify }>();
     for (const key of keys) {
       const verify = createVerifier({
@@ -97,7 +103,7 @@ export class TokenVerifier {
   verify(token: string, now = Date.now()): VerifyResult {
     const hit = this.verified.get(token);
     if (hit !== undefined) {
-      if (hit.expMs > now) return hit.result;
+      if (hit.claims.exp * 1000 > now) return hit;
       this.verified.delete(token);
     }
     const result = this.verifyUncached(token);
@@ -106,9 +112,21 @@ export class TokenVerifier {
         const oldest = this.verified.keys().next().value;
         if (oldest !== undefined) this.verified.delete(oldest);
       }
-      this.verified.set(token, { result, expMs: result.claims.exp * 1000 });
+      result.claims.groups = this.sharedGroups(result.claims.groups);
+      this.verified.set(flat(token), result);
     }
     return result;
+  }
+
+  /** One array per distinct group list (most users share a handful of them); bounded like the cache. */
+  private sharedGroups(groups: string[]): string[] {
+    if (groups.length === 0) return NO_GROUPS;
+    const key = groups.join('\n'); // a group name with a newline only shares with an identical list
+    const known = this.groupLists.get(key);
+    if (known !== undefined && known.length === groups.length && known.every((g, i) => g === groups[i])) return known;
+    if (this.groupLists.size >= 10_000) this.groupLists.clear();
+    this.groupLists.set(key, groups);
+    return groups;
   }
 
   private verifyUncached(token: string): VerifyResult {
@@ -140,6 +158,17 @@ export class TokenVerifier {
     }
     return { ok: true, claims: { subject: sub, jti, exp, email: (email as string | null | undefined) ?? null, groups: (groups as string[] | undefined) ?? [], sid: (sid as string | undefined) ?? null, idp: (idp as string | undefined) ?? null } };
   }
+}
+
+/** No groups: one shared empty list. */
+const NO_GROUPS: string[] = [];
+
+/**
+ * A flat copy of `token`: the token is usually a slice of the Authorization or Cookie header, and a
+ * slice as a map key keeps the whole header string alive for as long as the entry lives.
+ */
+function flat(token: string): string {
+  return Buffer.from(token, 'latin1').toString('latin1');
 }
 
 function refusalOf(err: unknown): TokenRefusal {
