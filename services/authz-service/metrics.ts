@@ -17,13 +17,15 @@ export function authzMetrics(registry: Registry) {
   // every (outcome, reason) of reasons.ts pre-registered at 0.
   const decisions = new SlotCounter(registry, 'authz_decisions_total', 'Decisions by outcome and reason', ['outcome', 'reason'], DECISION_SERIES);
   const decisionSeconds = new FastHistogram(registry, 'authz_decision_duration_seconds', 'Time to decide one /auth request, by outcome', LATENCY_BUCKETS);
-  const cache = closedCounter(
+  // `hit` is counted on every cached /auth: a typed-array slot, published at scrape time.
+  const cacheSlots = new SlotCounter(
     registry,
     'authz_token_cache_events_total',
     'Token liveness cache events: hit, miss, eviction, coalesced (a lookup joined one in flight), overload (refused, queue full), untrusted (looked up because the listener does not hear notifications)',
-    'event',
-    CACHE_EVENTS,
+    ['event'],
+    CACHE_EVENTS.map((event) => ({ event })),
   );
+  const cache = cacheSlots.counter;
   const revocations = new Counter({ name: 'authz_revocations_received_total', help: 'Revocation notifications received from Postgres', registers: [registry] });
   const listener = new Gauge({ name: 'authz_revocation_listener_up', help: '1 while the LISTEN connection is up', registers: [registry] });
   const listenerHealthy = new Gauge({
@@ -54,13 +56,13 @@ export function authzMetrics(registry: Registry) {
   const upstreamEvent = (event: AssertionCacheEvent) => upstreamEvents[event].inc();
   const upstreamSign = () => upstreamSigned.inc();
   const latencyByOutcome = Object.fromEntries(OUTCOMES.map((o) => [o, decisionSeconds.bind({ outcome: o })])) as Record<MetricOutcome, (seconds: number) => void>;
-  const cacheEvents = Object.fromEntries(CACHE_EVENTS.map((e) => [e, cache.labels(e)])) as Record<CacheEvent, ReturnType<typeof cache.labels>>;
+  const cacheSlot = Object.fromEntries(CACHE_EVENTS.map((e, i) => [e, i])) as Record<CacheEvent, number>;
   /** One decision: an outcome and a reason from its closed list (reasons.ts). */
   const decided = <O extends MetricOutcome>(outcome: O, reason: ReasonOf<O>, seconds: number) => {
     decisions.add(decisionSlot(outcome, reason));
     latencyByOutcome[outcome](seconds);
   };
-  const cacheEvent = (event: CacheEvent) => cacheEvents[event].inc();
+  const cacheEvent = (event: CacheEvent, n = 1) => cacheSlots.add(cacheSlot[event], n);
   return { decided, cacheEvent, upstreamEvent, upstreamSign, upstreamSigned, upstreamCache, decisions, decisionSeconds, cache, revocations, listener, listenerHealthy, probesMissed, lookups, reloads, rules, policyInfo };
 }
 

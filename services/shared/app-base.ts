@@ -1,7 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { CommonConfig } from './config.js';
-import { accessLogger, loggerOptions } from './logging.js';
+import { accessLineSink, loggerOptions } from './logging.js';
 import dbPlugin from './db/plugin.js';
 import errorHandler from './error-handler.js';
 import metricsPlugin from './metrics.js';
@@ -37,10 +37,9 @@ export async function buildBaseApp(opts: BaseOptions): Promise<App> {
   await app.register(dbPlugin, { url: opts.config.databaseUrl, poolMax: opts.config.databasePoolMax });
   await app.register(metricsPlugin);
   await app.register(health);
-  if (opts.accessLog !== 'silent') {
-    // Access lines in batches (LOG_BUFFER_BYTES; flushed every second and at exit), or to the test's stream.
-    const logger = accessLogger(opts.config.logLevel, opts.logStream, opts.config.logBufferBytes ?? 0);
-    await app.register(accessLog, { level: opts.accessLog, logger });
-  } else await app.register(accessLog, { level: 'silent' });
+  // One onResponse hook: the latency histogram and the access line. Access lines in batches
+  // (LOG_BUFFER_BYTES; flushed every second and at exit), or to the test's stream.
+  const sink = opts.accessLog === 'silent' ? undefined : accessLineSink(opts.logStream, opts.config.logBufferBytes ?? 0);
+  await app.register(accessLog, { level: opts.accessLog, logLevel: opts.config.logLevel, ...(sink ? { sink } : {}) });
   return app;
 }

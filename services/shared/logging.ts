@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { LogController, type FastifyBaseLogger, type FastifyServerOptions } from 'fastify';
+import { LogController, type FastifyServerOptions } from 'fastify';
 import { pino } from 'pino';
 import type { LogLevel } from './config.js';
 
@@ -30,17 +30,23 @@ let idSeq = 0;
 
 const loggerConfig = (level: LogLevel) => ({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
 
+/** Where access lines go (access-log.ts): one finished JSON line per call. */
+export interface LineSink {
+  write(line: string): void;
+}
+
 /**
- * The logger of the access lines (access-log.ts): the same options as the app's, its own stream.
- * `destination` (tests) is written to line by line; otherwise stdout through a buffer of `bufferBytes`,
- * written synchronously in whole batches, at least once a second and at exit: a busy replica makes
- * one write(2) per ~20 access lines instead of one per line. Every other line (start-up, warnings,
- * errors) still goes out at once through the app's logger; audit events have their own (audit.ts).
- * What a buffer costs: the access lines of the last second can be lost if the process is killed with
- * SIGKILL (an OOM kill). `LOG_BUFFER_BYTES=0` writes every access line at once.
+ * The sink of the access lines (access-log.ts). `destination` (tests) is written to line by line;
+ * otherwise stdout through a buffer of `bufferBytes`, written synchronously in whole batches, at least
+ * once a second and at exit: a busy replica makes one write(2) per ~20 access lines instead of one per
+ * line. Every other line (start-up, warnings, errors) still goes out at once through the app's logger;
+ * audit events have their own (audit.ts). What a buffer costs: the access lines of the last second can
+ * be lost if the process is killed with SIGKILL (an OOM kill). `LOG_BUFFER_BYTES=0` writes every
+ * access line at once.
  */
-export function accessLogger(level: LogLevel, destination: NodeJS.WritableStream | undefined, bufferBytes: number): FastifyBaseLogger {
-  if (destination !== undefined || bufferBytes <= 0) return pino(loggerConfig(level), destination ?? pino.destination({ dest: 1, sync: true })) as unknown as FastifyBaseLogger;
+export function accessLineSink(destination: NodeJS.WritableStream | undefined, bufferBytes: number): LineSink {
+  if (destination !== undefined) return { write: (line) => void destination.write(line) };
+  if (bufferBytes <= 0) return pino.destination({ dest: 1, sync: true });
   // Synchronous writes of whole batches: no thread-pool round trip per batch (measured cheaper than
   // pino's asynchronous mode, see docs/performance.md).
   const buffered = pino.destination({ dest: 1, sync: true, minLength: bufferBytes });
@@ -53,7 +59,7 @@ export function accessLogger(level: LogLevel, destination: NodeJS.WritableStream
   };
   setInterval(flush, 1000).unref();
   process.once('exit', flush);
-  return pino(loggerConfig(level), buffered) as unknown as FastifyBaseLogger;
+  return buffered;
 }
 
 /** Fastify logger and request-id options shared by both services. */

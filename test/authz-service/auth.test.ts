@@ -136,5 +136,7 @@ t.test('forged and unusable tokens are refused with 401 and the reason', async (
   }
   const ok = await app.inject({ method: 'GET', url: '/auth', headers: { ...nginx('/app/x'), authorization: `Bearer ${live.token}` } });
   t.equal(ok.statusCode, 200, 'the genuine token still works');
+  const tamperedAfter = await app.inject({ method: 'GET', url: '/auth', headers: { ...nginx('/app/x'), authorization: `Bearer ${rows.find((r) => r.name === 'tampered payload')!.token}` } });
+  t.equal(tamperedAfter.headers['x-auth-request-reason'], 'bad_signature', 'a tampered copy of a token the cache holds is still refused (the cache is exact)');
   t.equal(logs.find((l) => l.event === 'access_denied' && l.reason === 'revoked').length, 1, 'audited with reason');
 });

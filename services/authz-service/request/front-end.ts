@@ -175,6 +175,7 @@ function withOverride(read: OriginalRequest, input: AuthRequestInput, opts: Fron
 type Claim = { method?: string | undefined; host?: string | undefined; rawPath?: string | undefined };
 
 function readClaim(fe: FrontEnd, input: AuthRequestInput, opts: FrontEndOptions): Claim | null {
+  if (!mayClaim(fe, input, opts)) return null; // the common case: none of its headers, nothing built
   const h = (name: string) => header(input.headers, name, 'conflicting_front_end_headers');
   switch (fe) {
     case 'nginx':
@@ -193,6 +194,21 @@ function readClaim(fe: FrontEnd, input: AuthRequestInput, opts: FrontEndOptions)
     case 'envoy':
       return present({ rawPath: envoyPath(input.url, opts.envoyPathPrefix) });
   }
+}
+
+/** Headers another front end would read (with the values it would send), one lookup each. */
+const CLAIM_HEADERS: Record<Exclude<FrontEnd, 'envoy'>, readonly string[]> = {
+  nginx: ['x-original-method', 'x-original-uri'],
+  'ingress-nginx': ['x-original-url'],
+  traefik: ['x-forwarded-method', 'x-forwarded-host', 'x-forwarded-uri'],
+};
+
+/** Whether `fe`'s headers are present at all: when not, {@link readClaim} would return null. */
+function mayClaim(fe: FrontEnd, input: AuthRequestInput, opts: FrontEndOptions): boolean {
+  if (fe === 'envoy') return input.url.startsWith(opts.envoyPathPrefix);
+  const names = CLAIM_HEADERS[fe];
+  for (let i = 0; i < names.length; i++) if (input.headers[names[i]!] !== undefined) return true;
+  return false;
 }
 
 /**

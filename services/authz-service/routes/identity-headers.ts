@@ -12,11 +12,26 @@ export function headerSafe(value: string): string {
   return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
+/**
+ * The `X-Auth-Request-Groups` value of a group list, remembered per list: the verifier shares one array
+ * between the tokens that carry the same groups (shared/jwt-verify.ts), so a steady state joins nothing.
+ */
+const joinedGroups = new WeakMap<readonly string[], string>();
+
+function groupsHeader(groups: readonly string[]): string {
+  let joined = joinedGroups.get(groups);
+  if (joined === undefined) {
+    joined = '';
+    for (let i = 0; i < groups.length; i++) joined += (i === 0 ? '' : ',') + headerSafe(groups[i]!);
+    joinedGroups.set(groups, joined);
+  }
+  return joined;
+}
+
 /** X-Auth-Request-User/-Email/-Groups for NGINX's `auth_request_set` / ingress `auth-response-headers`. */
 export function identityHeaders(reply: FastifyReply, subject: string, email: string | null, groups: readonly string[]): void {
   reply.header('x-auth-request-user', headerSafe(subject));
   if (email) reply.header('x-auth-request-email', headerSafe(email));
-  let joined = '';
-  for (let i = 0; i < groups.length; i++) joined += (i === 0 ? '' : ',') + headerSafe(groups[i]!);
+  const joined = groupsHeader(groups);
   if (joined) reply.header('x-auth-request-groups', joined);
 }

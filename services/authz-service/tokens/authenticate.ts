@@ -1,4 +1,4 @@
-import type { VerifiedClaims } from '../../shared/jwt-verify.js';
+import type { VerifiedClaims, VerifyResult } from '../../shared/jwt-verify.js';
 import type { TokenReason } from '../reasons.js';
 import type { KeySource } from './key-source.js';
 import type { LivenessCache } from './liveness.js';
@@ -20,13 +20,15 @@ const NO_TOKEN: Authentication = { ok: false, reason: 'no_token', jti: null };
 export function authenticate(keys: KeySource, liveness: LivenessCache, token: string | undefined): Authentication | Promise<Authentication> {
   if (token === undefined) return NO_TOKEN;
   const verified = keys.verify(token);
-  if (verified instanceof Promise) return verified.then((v) => (v.ok ? checkLive(liveness, v.claims) : { ok: false, reason: v.reason, jti: null }));
+  if (verified instanceof Promise) return verified.then((v) => (v.ok ? checkLive(liveness, v) : { ok: false, reason: v.reason, jti: null }));
   if (!verified.ok) return { ok: false, reason: verified.reason, jti: null };
-  return checkLive(liveness, verified.claims);
+  return checkLive(liveness, verified);
 }
 
-function checkLive(liveness: LivenessCache, claims: VerifiedClaims): Authentication | Promise<Authentication> {
+/** A live token's answer is the verifier's own (cached) result object: nothing is allocated per request. */
+function checkLive(liveness: LivenessCache, verified: VerifyResult & { ok: true }): Authentication | Promise<Authentication> {
+  const claims = verified.claims;
   const live = liveness.check(claims.jti, claims.subject);
-  if (live instanceof Promise) return live.then((l) => (l.live ? { ok: true, claims } : { ok: false, reason: l.reason, jti: claims.jti }));
-  return live.live ? { ok: true, claims } : { ok: false, reason: live.reason, jti: claims.jti };
+  if (live instanceof Promise) return live.then((l) => (l.live ? verified : { ok: false, reason: l.reason, jti: claims.jti }));
+  return live.live ? verified : { ok: false, reason: live.reason, jti: claims.jti };
 }

@@ -211,7 +211,7 @@ export class LivenessCache {
         else answer = row.subject === w.subject ? LIVE : SUBJECT_MISMATCH;
         if (storable) {
           const entry: Entry = row !== undefined && (answer.live || answer === SUBJECT_MISMATCH)
-            ? { until: Math.min(now + this.opts.ttlMs, row.expires_at.getTime()), answer: LIVE, subject: row.subject }
+            ? { until: Math.min(now + this.opts.ttlMs, row.expires_at.getTime()), answer: LIVE, subject: row.subject === w.subject ? w.subject : row.subject } // the token's string: one copy per token
             : { until: now + this.opts.ttlMs, answer };
           this.store(jti, entry, false);
         }
