@@ -28,7 +28,10 @@ async function signInThrough(s: ScenarioContext, p: Profile, path: string, idp: 
   await p.page.waitForURL((u) => `${u.origin}${u.pathname}` === `${idp.url}/sso`, { timeout: STEP_MS });
   const landed = p.page.waitForResponse((r) => r.url() === target && r.request().isNavigationRequest(), { timeout: STEP_MS });
   await p.page.getByRole('button', { name: 'Sign in' }).click();
-  return landed;
+  const res = await landed;
+  // The navigation has answered; let it finish before the scenario navigates again.
+  await p.page.waitForURL(target, { waitUntil: 'load', timeout: STEP_MS });
+  return res;
 }
 
 const tokenIdp = async (p: Profile) => {

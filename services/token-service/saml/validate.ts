@@ -5,7 +5,7 @@ import { decodeSamlResponse } from './decode.js';
 import { SamlRejection, reject } from './reasons.js';
 import { checkResponse, checkStatus, resolveInResponseTo } from './response.js';
 import { readRawAssertion, responseRoot, verifySignatures, type RawAssertion } from './signatures.js';
-import { NS, onlyChild, parseXml } from './xml.js';
+import { NS, descendantsNamed, onlyChild, parseXml } from './xml.js';
 import { trimXmlSpace } from './identity.js';
 import { fixedDirectory } from '../idps/directory.js';
 import { ENV_IDP_NAME, type IdpDirectory, type IdpEntry } from '../idps/types.js';
@@ -53,10 +53,10 @@ export async function validateFromIdps(samlResponseBase64: string, sp: SpSetting
 async function checkWithIdp(xml: string, doc: Document, raw: RawAssertion, idp: IdpEntry, idps: IdpDirectory, now: Date): Promise<ValidatedAssertion> {
   const cfg = idp.settings;
   if (cfg === undefined) return reject('idp_unavailable', `the IdP ${idp.name} has no certificates yet (its metadata was never fetched)`);
-  const parts = await verifySignatures(xml, doc, cfg, raw).catch(async (err: unknown) => {
+  const parts = await verifySignatures(xml, doc, cfg, raw).catch((err: unknown) => {
     if (err instanceof SamlRejection && err.reason === 'bad_signature') {
-      const signer = await otherSigner(xml, doc, raw, idp, idps);
-      if (signer !== undefined) reject('cross_idp_signature', `the assertion names ${idp.name} but ${signer.name}'s key signed it`);
+      const carrier = certificateCarrier(doc, raw, idp, idps);
+      if (carrier !== undefined) reject('cross_idp_signature', `the assertion names ${idp.name}; its signature carries ${carrier.name}'s certificate`);
     }
     throw err;
   });
@@ -82,16 +82,23 @@ function chooseIdp(raw: RawAssertion, idps: IdpDirectory): IdpEntry {
   return reject('unknown_idp', issuer === null ? 'the assertion has no Issuer' : 'the assertion\'s Issuer is not a configured IdP');
 }
 
-/** Another configured IdP whose certificates verify the document (only looked for once verification failed). */
-async function otherSigner(xml: string, doc: Document, raw: RawAssertion, named: IdpEntry, idps: IdpDirectory): Promise<IdpEntry | undefined> {
-  for (const other of idps.list()) {
-    if (other === named || other.settings === undefined) continue;
-    try {
-      await verifySignatures(xml, doc, { ...other.settings, signaturePolicy: 'either' }, raw);
-      return other;
-    } catch {
-      // not this one
+/**
+ * Another configured IdP whose certificate the refused document's signatures carry in their KeyInfo:
+ * only a name for the refusal (`cross_idp_signature`), never trusted and never verified again — a
+ * refused document costs one verification however many IdPs are configured. Certificates are compared
+ * by their base64 DER text; a signature without KeyInfo stays `bad_signature`.
+ */
+function certificateCarrier(doc: Document, raw: RawAssertion, named: IdpEntry, idps: IdpDirectory): IdpEntry | undefined {
+  const carried = new Set<string>();
+  for (const root of [doc, raw.assertion]) {
+    for (const el of descendantsNamed(root, ['X509Certificate']).slice(0, MAX_CARRIED)) {
+      if (el.namespaceURI === NS.dsig) carried.add(derText(el.textContent ?? ''));
     }
   }
-  return undefined;
+  if (carried.size === 0) return undefined;
+  return idps.list().find((other) => other !== named && other.settings?.idpCerts.some((pem) => carried.has(derText(pem))));
 }
+
+/** At most this many KeyInfo certificates are looked at in a refused document. */
+const MAX_CARRIED = 8;
+const derText = (pemOrBase64: string): string => pemOrBase64.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, '');

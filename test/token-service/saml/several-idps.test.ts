@@ -38,6 +38,11 @@ t.test('cross-IdP forgery: one IdP named, the other one\'s key', async (t) => {
   t.equal(await outcome(await signedDoc(keys, { issuer: CLINIC })), 'cross_idp_signature (clinic)', "the clinic's Issuer, the hospital's signature");
   t.equal(await outcome(await signedDoc(keys, { idp: keys.otherIdp, sign: 'both' })), 'cross_idp_signature (hospital)', 'both signed by the other key');
   t.equal(await outcome(await signedDoc(keys, { issuer: CLINIC, sign: 'response' })), 'cross_idp_signature (clinic)', 'Response signed only');
+  // The reason comes from the certificate the signature carries (KeyInfo), never from verifying the
+  // document again with every other IdP's keys: without KeyInfo it is a plain bad signature.
+  const noKeyInfo = (xml: string) => xml.replace(/<(ds:)?KeyInfo>[\s\S]*?<\/(ds:)?KeyInfo>/g, '');
+  t.equal(await outcome(await signedDoc(keys, { idp: keys.otherIdp, mutateSigned: noKeyInfo })), 'bad_signature (hospital)', 'the clinic\'s key, no KeyInfo');
+  t.equal(await outcome(await signedDoc(keys, { mutateSigned: noKeyInfo })), `accepted from hospital as ${hospital.idpIssuer}`, 'KeyInfo is never needed to verify');
 });
 
 t.test('the unsigned Response Issuer never chooses the IdP', async (t) => {
