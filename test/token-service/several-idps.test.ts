@@ -220,8 +220,10 @@ t.test('Single Logout per IdP: each IdP ends only its own sessions, answers only
 
   const forged = await logoutFrom(IDP_ISSUER, clinicKey);
   t.equal(forged.statusCode, 403, "a LogoutRequest naming the hospital, signed with the clinic's key");
-  t.equal(svc.logs.find((l) => l.msg === 'SAML logout message refused' && l.reason === 'wrong_issuer').length, 1);
+  t.equal(svc.logs.find((l) => l.msg === 'SAML logout message refused' && l.reason === 'bad_signature').length, 1, "checked with the hospital's certificates only");
   t.equal(await ended(atHospital), null, 'nothing ended');
+  t.equal((await logoutFrom('https://evil.example/idp', clinicKey)).statusCode, 403, 'an Issuer no configured IdP has');
+  t.equal(svc.logs.find((l) => l.msg === 'SAML logout message refused' && l.reason === 'wrong_issuer').length, 1);
 
   const fromClinic = await logoutFrom(CLINIC, clinicKey);
   t.equal(fromClinic.statusCode, 302);

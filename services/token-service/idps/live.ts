@@ -11,7 +11,7 @@ import { fileVersion } from '../../shared/file-version.js';
 import { SamlConfigError, withIdp, type IdpSettingsInput, type SamlSettings, type SpSettings } from '../saml/config.js';
 import type { Log } from '../../shared/log.js';
 import { fixedDirectory } from './directory.js';
-import { IdpsFileError, loadIdpsFile, parseIdpsFile } from './file.js';
+import { IdpsFileError, loadIdpsFile, parseIdpsFile, sharedKeyProblems } from './file.js';
 import { fetchIdpMetadata, parseIdpMetadata, type IdpMetadata } from './metadata.js';
 import type { IdpMetrics } from './metrics.js';
 import type { IdpDirectory, IdpEntry, IdpFileEntry, ManagedIdpDirectory } from './types.js';
@@ -126,7 +126,8 @@ class LiveIdps implements ManagedIdpDirectory {
     try {
       const text = await readFile(this.file, 'utf8');
       if (sha256(text) === this.hash) return false;
-      const result = parseIdpsFile(text, this.opts.sp, this.opts.defaults);
+      const parsed = parseIdpsFile(text, this.opts.sp, this.opts.defaults);
+      const result = 'entries' in parsed ? this.withKeptKeysChecked(parsed.entries) : parsed;
       if ('entries' in result) {
         await this.apply(result.entries, text);
         this.opts.metrics?.reloaded('ok');
@@ -192,6 +193,27 @@ class LiveIdps implements ManagedIdpDirectory {
     }
   }
 
+  /**
+   * The new list, or its problems when one of its certificate IdPs would share a signing key with a
+   * metadata IdP whose metadata the reload keeps (the file alone cannot see those keys).
+   */
+  private withKeptKeysChecked(entries: IdpFileEntry[]): { entries: IdpFileEntry[] } | { problems: string[] } {
+    const kept = [...this.metadata.values()].filter((m) => m.settings !== undefined);
+    const certsOf = (e: IdpFileEntry): readonly string[] => (isMetadata(e)
+      ? kept.find((m) => m.entry.entityId === e.entityId && m.entry.source.url === e.source.url)?.settings?.idpCerts
+      : e.settings.idpCerts) ?? [];
+    const problems = sharedKeyProblems(entries.map((e) => ({ name: e.name, certs: certsOf(e) })));
+    return problems.length > 0 ? { problems } : { entries };
+  }
+
+  /** The certificates every other configured IdP verifies with now. */
+  private othersCerts(name: string): { name: string; certs: readonly string[] }[] {
+    return this.entries.filter((e) => e.name !== name).map((e) => ({
+      name: e.name,
+      certs: (isMetadata(e) ? this.metadata.get(e.name)?.settings : this.certSettings.get(e.name))?.idpCerts ?? [],
+    }));
+  }
+
   private rebuild(): void {
     this.dir = fixedDirectory(this.entries.map((e) => ({
       name: e.name,
@@ -230,6 +252,9 @@ class LiveIdps implements ManagedIdpDirectory {
     try {
       const xml = await fetchIdpMetadata(source.url, { timeoutMs: source.timeoutSeconds * 1000, signal: this.closing.signal });
       md = parseIdpMetadata(xml, entityId);
+      // A key another configured IdP signs with is refused like bad metadata (the last good copy stays).
+      const shared = sharedKeyProblems([...this.othersCerts(name), { name, certs: md.certs }]);
+      if (shared.length > 0) throw new Error(`IdP metadata: ${shared[0]}`);
       settings = merge(this.opts.sp, m.entry, md);
     } catch (err) {
       if (m.dropped) return;

@@ -7,7 +7,7 @@ import type { IdpDirectory } from '../idps/types.js';
 import { checkLogoutRequest, type ValidatedLogoutRequest } from '../saml/logout-request.js';
 import { buildLogoutResponse, checkLogoutResponse, type ValidatedLogoutResponse } from '../saml/logout-response.js';
 import { redirectUrl } from '../saml/redirect-binding.js';
-import { readLogoutMessage, type SloInput, type VerifiedLogoutMessage } from '../saml/slo-message.js';
+import { claimedLogoutIssuer, readLogoutMessage, type SloInput, type VerifiedLogoutMessage } from '../saml/slo-message.js';
 import { SloRejection, type SloRejectReason } from '../saml/slo-reasons.js';
 import { consumePendingLogout, endSessionsForLogout, recordLogoutRequest } from '../store/slo.js';
 import { ErrorBody, NoBody, NO_STORE, routeRateLimit, type RouteContext } from './context.js';
@@ -71,7 +71,7 @@ const slo: FastifyPluginAsyncTypebox<RouteContext> = async (app, { config, metri
     let request: ValidatedLogoutRequest | undefined;
     let response: ValidatedLogoutResponse | undefined;
     try {
-      ({ message, cfg } = readFromSloIdps(input, idps));
+      ({ message, cfg } = readFromSloIdps(input, idps, config.sp.maxResponseBytes));
       if (message.kind === 'LogoutRequest') request = checkLogoutRequest(message.root, cfg, now);
       else response = checkLogoutResponse(message.root, cfg, now);
     } catch (err) {
@@ -138,21 +138,15 @@ export default slo;
 type SloSettings = SamlSettings & { idpSloUrl: string; spSigningKey: string; spSigningCert: string };
 
 /**
- * The logout message verified with the certificates of a configured IdP with SLO, tried in turn: only
- * a signature failure moves on to the next IdP (any other refusal is the same for all). The IdP whose
- * key verified is the one the message's Issuer must then name (logout-request.ts, logout-response.ts),
- * so a message naming one IdP and signed by another is refused (`wrong_issuer`).
+ * The logout message verified with the certificates of one configured IdP with SLO: the only one, or
+ * the one the message's Issuer names (read unverified, only to choose: claimedLogoutIssuer). The
+ * verified Issuer must then be that IdP's (logout-request.ts, logout-response.ts), so a message naming
+ * one IdP and signed by another is refused. One verification per message, however many IdPs.
  */
-function readFromSloIdps(input: SloInput, idps: IdpDirectory): { message: VerifiedLogoutMessage; cfg: SloSettings } {
+function readFromSloIdps(input: SloInput, idps: IdpDirectory, maxBytes: number): { message: VerifiedLogoutMessage; cfg: SloSettings } {
   const candidates = idps.list().flatMap((i) => (i.settings !== undefined && sloEnabled(i.settings) ? [i.settings] : []));
-  let failure: SloRejection = new SloRejection('bad_signature', 'no configured IdP has Single Logout');
-  for (const cfg of candidates) {
-    try {
-      return { message: readLogoutMessage(input, cfg), cfg };
-    } catch (err) {
-      if (!(err instanceof SloRejection) || err.reason !== 'bad_signature') throw err;
-      failure = err;
-    }
-  }
-  throw failure;
+  const issuer = candidates.length > 1 ? claimedLogoutIssuer(input, maxBytes) : null;
+  const cfg = issuer === null ? candidates[0] : candidates.find((c) => c.idpIssuer === issuer);
+  if (cfg === undefined) throw new SloRejection('wrong_issuer', candidates.length === 0 ? 'no configured IdP has Single Logout' : 'the logout message names no configured IdP with Single Logout');
+  return { message: readLogoutMessage(input, cfg), cfg };
 }

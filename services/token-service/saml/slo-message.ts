@@ -5,7 +5,9 @@ import type { SamlSettings } from './config.js';
 import { decodeSamlResponse } from './decode.js';
 import { readRedirect, type MessageParam } from './redirect-binding.js';
 import { asSlo, refuseSlo } from './slo-reasons.js';
-import { NS, children, findWeakAlgorithm, isElement, parseXml } from './xml.js';
+import { inflateRawSync } from 'node:zlib';
+import { NS, children, findWeakAlgorithm, isElement, onlyChild, parseXml } from './xml.js';
+import { trimXmlSpace } from './identity.js';
 
 export type SloBinding = 'redirect' | 'post';
 
@@ -71,4 +73,32 @@ function checkRoot(root: Element | null, param: MessageParam): 'LogoutRequest' |
     return refuseSlo('malformed', `${param} is not a samlp:${kind}`);
   }
   return kind;
+}
+
+/**
+ * The Issuer a logout message names, read before any signature is verified (null when it cannot be
+ * read): with several IdPs it only chooses whose certificates must verify the message, as the Issuer
+ * of an assertion does at the ACS. Nothing read here is trusted; `readLogoutMessage` reads the message
+ * again from its verified form, and the verified Issuer must be that IdP's.
+ */
+export function claimedLogoutIssuer(input: SloInput, maxBytes: number): string | null {
+  try {
+    let xml: string;
+    if (input.binding === 'redirect') {
+      const params = new URLSearchParams(input.rawQuery);
+      const message = params.get('SAMLRequest') ?? params.get('SAMLResponse');
+      if (message === null) return null;
+      const inflated = inflateRawSync(Buffer.from(message, 'base64'), { maxOutputLength: maxBytes });
+      xml = decodeSamlResponse(inflated.toString('base64'), Math.ceil(maxBytes * 1.4));
+    } else {
+      const message = input.SAMLRequest ?? input.SAMLResponse;
+      if (message === undefined) return null;
+      xml = decodeSamlResponse(message, maxBytes);
+    }
+    const root = parseXml(xml, 'logout message').documentElement;
+    const issuer = root === null ? null : onlyChild(root as Element, NS.assertion, 'Issuer');
+    return issuer === null ? null : trimXmlSpace(issuer.textContent ?? '');
+  } catch {
+    return null;
+  }
 }

@@ -138,3 +138,10 @@ t.test('metadataUrl: https, or plain http to a loopback address only', async (t)
   for (const [url, ok] of cases) t.equal(secureOrLoopback(url), ok, url);
   t.same(problemsOf([{ ...mdIdp, metadataUrl: 'http://localhost:8080/md' }]), []);
 });
+
+t.test('two IdPs sharing a signing key are refused: either could sign as the other', async (t) => {
+  const other = { ...certIdp, name: 'partner', entityId: 'https://partner.example/idp' };
+  t.same(problemsOf([certIdp, other]), ['idp "partner": certificates: its signing key is also idp "clinic"\'s (two IdPs must not share a key: either could sign as the other)']);
+  t.same(problemsOf([certIdp, { ...other, certificates: certs.b.cert }]), [], 'different keys');
+  t.same(problemsOf([{ ...certIdp, certificates: [certs.a.cert, certs.a.cert] }]), [], 'one IdP listing its own key twice is not sharing');
+});

@@ -195,12 +195,12 @@ t.test('hot reload: a good change applies, a bad file keeps the last good, a fix
   t.ok(await metric('saml_idp_metadata_ok{idp="okta-staff"} 1'), 'and its state, under the new name');
   t.notOk(await metric('saml_idp_metadata_ok{idp="okta"} 1'), 'the old name leaves no series');
 
-  server.set('/moved-here', { body: metadataXml(OKTA, { signing: [certs.a.cert] }) });
+  server.set('/moved-here', { body: metadataXml(OKTA, { signing: [certs.c.cert] }) });
   await write([okta('/moved-here'), clinic()]);
   t.equal(await idps.reloadFile(), true, 'the fixed file applies');
   t.same(idps.list().map((e) => e.name), ['okta', 'clinic']);
   t.equal(server.hits('/moved-here'), 1, 'a new metadata URL is fetched');
-  t.same(fps(idps.byName('okta')?.settings?.idpCerts), [fingerprint(certs.a.cert)]);
+  t.same(fps(idps.byName('okta')?.settings?.idpCerts), [fingerprint(certs.c.cert)]);
   t.ok(await metric('saml_idps_reload_total{result="ok"} 3'));
 
   await write([clinic()]);
@@ -226,4 +226,24 @@ t.test('the single-IdP variables give a fixed directory', async (t) => {
   t.equal(await idps.reloadFile(), false);
   await idps.close();
   await t.rejects(startIdpDirectory({ sp: SP, defaults: {}, log: recordingLog().log }), { message: 'startIdpDirectory: give exactly one of file and envIdp' });
+});
+
+t.test('a metadata refresh bringing another IdP\'s signing key is refused; the last good copy stays', async (t) => {
+  server.set('/takeover', { body: metadataXml(OKTA, { signing: [certs.b.cert] }) });
+  const { path } = await idpsFile([clinic(), okta('/takeover')]);
+  const { idps, rec } = await start(t, path);
+  const good = idps.byEntityId(OKTA)?.settings;
+  t.same(fps(good?.idpCerts), fps([certs.b.cert]));
+  // The okta metadata now lists the clinic's key (certs.a) beside its own.
+  server.set('/takeover', { body: metadataXml(OKTA, { signing: [certs.b.cert, certs.a.cert] }) });
+  await idps.refreshMetadata('okta');
+  t.equal(idps.byEntityId(OKTA)?.settings, good, 'the last good settings stay');
+  t.match(rec.at('warn').at(-1)?.obj, { idp: 'okta', error: /idp "okta": certificates: its signing key is also idp "clinic"'s/ });
+
+  // A reload giving the clinic the key okta's metadata holds is refused too.
+  const inForce = idps.list();
+  await writeFile(path, stringify([clinic({ certificates: certs.b.cert }), okta('/takeover')]));
+  t.equal(await idps.reloadFile(), false, 'refused');
+  t.equal(idps.list(), inForce, 'the last good list stays');
+  t.match(rec.at('error').at(-1)?.obj, { problem: /idp "okta": certificates: its signing key is also idp "clinic"'s/ });
 });
