@@ -259,6 +259,12 @@ class LiveIdps implements ManagedIdpDirectory {
     } catch (err) {
       if (m.dropped) return;
       m.lastOk = false;
+      // The last good copy is kept, but never past its own validUntil: then the IdP is unavailable.
+      if (m.md?.validUntil !== undefined && m.md.validUntil.getTime() <= Date.now() && m.settings !== undefined) {
+        m.settings = undefined;
+        log.error({ idp: name, url: source.url, valid_until: m.md.validUntil.toISOString() }, 'IdP metadata expired (validUntil) and could not be fetched again; the IdP is unavailable until it is');
+        this.rebuild();
+      }
       const fields = { idp: name, url: source.url, error: (err as Error).message };
       if (m.settings !== undefined) log.warn(fields, 'IdP metadata refresh failed; keeping the last good metadata');
       else log.error(fields, 'IdP metadata could not be fetched; the IdP is unavailable until it is');

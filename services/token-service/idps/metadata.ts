@@ -20,6 +20,8 @@ export interface IdpMetadata {
   certs: string[];
   ssoUrl?: string;
   sloUrl?: string;
+  /** The earliest validUntil of the entity and its enclosing aggregates: the copy must not be used after it. */
+  validUntil?: Date;
 }
 
 const DTD = /<\s*!\s*(doctype|entity)/i;
@@ -35,9 +37,11 @@ export function parseIdpMetadata(xml: string, entityId: string, now: Date = new 
     fail('not an md:EntityDescriptor or md:EntitiesDescriptor');
   }
   const entity = findEntity(root, entityId);
+  let validUntil: Date | undefined;
   for (let el: Element | null = entity; el !== null && el.nodeType === 1; el = el.parentNode as Element | null) {
     const until = saml(() => instant(el!, 'validUntil'));
     if (until !== null && until.getTime() <= now.getTime()) fail(`${el.localName} validUntil ${until.toISOString()} has passed`);
+    if (until !== null && (validUntil === undefined || until < validUntil)) validUntil = until;
   }
 
   const idps = children(entity, MD_NS, 'IDPSSODescriptor')
@@ -56,7 +60,7 @@ export function parseIdpMetadata(xml: string, entityId: string, now: Date = new 
     }
   }
   if (certs.length === 0) fail('no signing certificate (KeyDescriptor use="signing" or without use, with an X509Certificate)');
-  const out: IdpMetadata = { certs };
+  const out: IdpMetadata = { certs, ...(validUntil === undefined ? {} : { validUntil }) };
   const sso = redirectLocation(idp, 'SingleSignOnService');
   const slo = redirectLocation(idp, 'SingleLogoutService');
   if (sso !== undefined) out.ssoUrl = sso;

@@ -247,3 +247,18 @@ t.test('a metadata refresh bringing another IdP\'s signing key is refused; the l
   t.equal(idps.list(), inForce, 'the last good list stays');
   t.match(rec.at('error').at(-1)?.obj, { problem: /idp "okta": certificates: its signing key is also idp "clinic"'s/ });
 });
+
+t.test('the last good metadata is kept through failed refreshes, but not past its own validUntil', async (t) => {
+  const soon = new Date(Date.now() + 1500).toISOString();
+  server.set('/expiring', { body: metadataXml(OKTA, { signing: [certs.b.cert], validUntil: soon }) });
+  const { path } = await idpsFile([okta('/expiring')]);
+  const { idps, rec } = await start(t, path);
+  t.ok(idps.byEntityId(OKTA)?.settings, 'usable while valid');
+  server.set('/expiring', { status: 503 });
+  await idps.refreshMetadata('okta');
+  t.ok(idps.byEntityId(OKTA)?.settings, 'a failed refresh before validUntil keeps the copy');
+  await new Promise((r) => setTimeout(r, 1600));
+  await idps.refreshMetadata('okta');
+  t.equal(idps.byEntityId(OKTA)?.settings, undefined, 'after validUntil, a failed refresh makes the IdP unavailable');
+  t.equal(rec.at('error').filter((l) => /expired \(validUntil\)/.test(l.msg) && (l.obj as { valid_until?: string }).valid_until === soon).length, 1, 'logged once, with the date');
+});
