@@ -11,7 +11,8 @@ const USAGE = `usage: npm run revoke -- --jti <token id> | --session <sid> | --s
   --jti      one token
   --session  one session (the token claim \`sid\`): it ends, every token of it is revoked, it is never renewed
   --subject  offboarding: every live session and token of the user, at every IdP
-  --idp      every live session and token of everyone signed in at that IdP (the token claim \`idp\`)
+  --idp      every live session and token of everyone signed in at that IdP (the token claim \`idp\`);
+             remove the IdP from SAML_IDPS_FILE first, or its users can sign in again
 Exit codes: 0 revoked, 1 error, 2 usage, 3 nothing matched (nothing revoked).
 The database: DATABASE_URL (or DATABASE_URL_FILE); unset, the one a running \`npm start\` uses.`;
 

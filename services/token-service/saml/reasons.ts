@@ -18,7 +18,7 @@ export const SAML_REJECT_REASONS = [
   'unknown_idp',
   /** The assertion names a configured IdP whose metadata was never fetched, so it has no certificates yet. */
   'idp_unavailable',
-  /** The assertion names one configured IdP but another configured IdP's key signed it. */
+  /** The assertion names one configured IdP; its signature does not verify and carries another configured IdP's certificate (KeyInfo). */
   'cross_idp_signature',
   /** A signature present does not verify against any configured IdP certificate. */
   'bad_signature',
