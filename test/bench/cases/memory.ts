@@ -21,7 +21,10 @@ export async function memory(ctx: BenchContext): Promise<CaseResult> {
   const t0 = Date.now();
   const tokens = await ctx.mintTokens(distinct);
   ctx.log(`  ${distinct} tokens signed and written in ${Math.round((Date.now() - t0) / 1000)} s`);
-  const authz = await ctx.startAuthz('authz-memory');
+  // BENCH7_NODE_FLAGS: run the service as a container limit would size its heap (e.g. --max-old-space-size=128).
+  const flags = (process.env.BENCH7_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
+  if (flags.length > 0) ctx.log(`  authz-service node flags: ${flags.join(' ')}`);
+  const authz = await ctx.startAuthz('authz-memory', {}, flags);
   const probe = await fetch(`${authz.url}/auth`, { headers: authHeaders(tokens[0]!.token) });
   if (probe.status !== 200) throw new Error(`/auth answered ${probe.status}, expected 200`);
   const startRss = rssBytes(authz.proc.pid);
