@@ -1,25 +1,12 @@
 // Probe (see README.md): the previous build (bench-results/ab-old) against this one, same rounds.
-// The previous build is started through startAuthz with the context's root pointed at it for one call.
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
-import { authHeaders, BenchContext } from '../lib/context.js';
 import { interleave } from '../lib/load.js';
-import { LOAD_CORE, pin } from '../lib/proc.js';
-const root = fileURLToPath(new URL('../../..', import.meta.url));
+import { log, withOldAndNew } from './old-and-new.js';
+
 const rounds = Number(process.argv[2] ?? 6);
 const seconds = Number(process.argv[3] ?? 3);
 const newFirst = process.argv[4] === 'new-first';
-const log = (l: string) => process.stdout.write(`${l}\n`);
-pin(process.pid, LOAD_CORE);
-const ctx = await BenchContext.open(root, true, log);
-try {
-  const [live] = await ctx.mintTokens(1);
-  const headers = authHeaders(live!.token);
-  const c = ctx as unknown as { root: string };
-  c.root = join(root, 'bench-results', 'ab-old');
-  const old = await ctx.startAuthz('authz-old');
-  c.root = root;
-  const cur = await ctx.startAuthz('authz-new');
+
+await withOldAndNew('authz', [], async ({ headers, old, cur }) => {
   const t = (name: string, s: typeof old) => ({ name, pids: () => [s.proc.pid], load: { url: `${s.url}/auth`, connections: 50, headers } });
   const targets = newFirst ? [t('new', cur), t('old', old)] : [t('old', old), t('new', cur)];
   const sums = await interleave(targets, { rounds, seconds, warmupSeconds: 2 }, log);
@@ -29,6 +16,4 @@ try {
   log(`old/new CPU per request per round: ${ratios.map((x) => x.toFixed(2)).join(', ')}`);
   const sorted = [...ratios].sort((a, b) => a - b);
   log(`median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)}; totals old ${o.cpuUsPerRequest.toFixed(1)} µs, new ${n.cpuUsPerRequest.toFixed(1)} µs; rps old ${o.rps.toFixed(0)}, new ${n.rps.toFixed(0)}`);
-} finally {
-  await ctx.close();
-}
+});

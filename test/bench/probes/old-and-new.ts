@@ -1,0 +1,28 @@
+// What the A/B probes share: a bench context, one live token, and two authz-services — the previous
+// build (bench-results/ab-old, see README.md) and this one — started with the same flags.
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { authHeaders, BenchContext, type Service } from '../lib/context.js';
+import { LOAD_CORE, pin } from '../lib/proc.js';
+
+export const root = fileURLToPath(new URL('../../..', import.meta.url));
+export const log = (l: string): void => void process.stdout.write(`${l}\n`);
+
+/** Runs `fn` with both services; everything is stopped afterwards, also on failure. */
+export async function withOldAndNew(label: string, flags: string[], fn: (s: { ctx: BenchContext; headers: Record<string, string>; old: Service; cur: Service }) => Promise<void>): Promise<void> {
+  pin(process.pid, LOAD_CORE);
+  const ctx = await BenchContext.open(root, true, log);
+  try {
+    const [live] = await ctx.mintTokens(1);
+    const headers = authHeaders(live!.token);
+    // The previous build is started through startAuthz with the context's root pointed at it for one call.
+    const c = ctx as unknown as { root: string };
+    c.root = join(root, 'bench-results', 'ab-old');
+    const old = await ctx.startAuthz(`${label}-old`, {}, flags);
+    c.root = root;
+    const cur = await ctx.startAuthz(`${label}-new`, {}, flags);
+    await fn({ ctx, headers, old, cur });
+  } finally {
+    await ctx.close();
+  }
+}
