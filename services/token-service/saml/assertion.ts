@@ -2,7 +2,7 @@ import type { Element } from '@xmldom/xmldom';
 import { TRANSIENT_FORMAT, type SamlSettings } from './config.js';
 import { reject } from './reasons.js';
 import { NS, attr, children, instant, onlyChild } from './xml.js';
-import { emailOf, groupsOf, subjectOf, trimXmlSpace } from './identity.js';
+import { emailOf, groupsOf, issuerOf, subjectOf, trimXmlSpace } from './identity.js';
 import { checkIssueInstant } from './response.js';
 
 export interface ValidatedAssertion {
@@ -36,8 +36,7 @@ export function checkAssertion(assertion: Element, cfg: SamlSettings, now: Date)
   const skewMs = cfg.clockSkewSeconds * 1000;
   const t = now.getTime();
 
-  const issuerEl = onlyChild(assertion, NS.assertion, 'Issuer');
-  const issuer = issuerEl === null ? null : trimXmlSpace(issuerEl.textContent ?? '');
+  const issuer = issuerOf(assertion);
   if (issuer !== cfg.idpIssuer) reject('wrong_issuer', issuer === null ? 'Assertion has no Issuer' : 'Assertion Issuer');
 
   const assertionId = attr(assertion, 'ID');

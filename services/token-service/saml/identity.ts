@@ -1,4 +1,6 @@
+import type { Element } from '@xmldom/xmldom';
 import { reject } from './reasons.js';
+import { NS, onlyChild } from './xml.js';
 
 /**
  * Identity values (NameID, email, groups) become `sub`, `email` and `groups`, which rules, the revoke
@@ -24,6 +26,12 @@ export const EMAIL_FORMAT = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddr
 /** XML whitespace (layout) trimmed at both ends: for entity ids (Issuer, Audience), compared exactly otherwise. */
 export function trimXmlSpace(value: string): string {
   return value.replace(XML_SPACE_EDGES, '');
+}
+
+/** The entity id an element's one saml:Issuer child names (XML whitespace trimmed); null without one. Two are `malformed` (onlyChild). */
+export function issuerOf(el: Element): string | null {
+  const issuer = onlyChild(el, NS.assertion, 'Issuer');
+  return issuer === null ? null : trimXmlSpace(issuer.textContent ?? '');
 }
 
 /** The one spelling of an identifier: XML whitespace trimmed at both ends, NFC. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Element } from '@xmldom/xmldom';
 import type { SamlSettings } from './config.js';
-import { subjectOf, trimXmlSpace } from './identity.js';
+import { issuerOf, subjectOf, trimXmlSpace } from './identity.js';
 import { asSlo, refuseSlo } from './slo-reasons.js';
 import { NS, attr, children, instant, onlyChild } from './xml.js';
 
@@ -26,8 +26,7 @@ export interface ValidatedLogoutRequest {
 export function checkLogoutEnvelope(root: Element, cfg: SamlSettings, now: Date): { id: string; until: Date } {
   const id = attr(root, 'ID');
   if (id === null || id === '' || id.length > 256) refuseSlo('malformed', `${root.localName} without a usable ID`);
-  const issuerEl = asSlo(() => onlyChild(root, NS.assertion, 'Issuer'));
-  const issuer = issuerEl === null ? null : trimXmlSpace(issuerEl.textContent ?? '');
+  const issuer = asSlo(() => issuerOf(root));
   if (issuer !== cfg.idpIssuer) refuseSlo('wrong_issuer', issuer === null ? `${root.localName} has no Issuer` : `${root.localName} Issuer`);
   const destination = attr(root, 'Destination');
   if (destination !== cfg.sloUrl) refuseSlo('wrong_destination', destination === null ? `${root.localName} has no Destination` : `${root.localName} Destination is not the SLO URL`);

@@ -2,7 +2,7 @@ import type { Element } from '@xmldom/xmldom';
 import type { SamlSettings } from './config.js';
 import { reject } from './reasons.js';
 import { NS, attr, instant, onlyChild } from './xml.js';
-import { trimXmlSpace } from './identity.js';
+import { issuerOf } from './identity.js';
 import type { VerifiedParts } from './signatures.js';
 
 const SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
@@ -43,8 +43,8 @@ export function checkResponse(parts: VerifiedParts, cfg: SamlSettings, now: Date
   if (destination === null ? signed !== null : destination !== cfg.acsUrl) {
     reject('wrong_destination', destination === null ? 'signed Response has no Destination' : `${which} Destination is not the ACS URL`);
   }
-  const issuer = onlyChild(response, NS.assertion, 'Issuer');
-  if (issuer !== null && trimXmlSpace(issuer.textContent ?? '') !== cfg.idpIssuer) reject('wrong_issuer', `${which} Issuer`);
+  const issuer = issuerOf(response);
+  if (issuer !== null && issuer !== cfg.idpIssuer) reject('wrong_issuer', `${which} Issuer`);
   if (signed !== null) checkIssueInstant(signed, 'signed Response', cfg, now);
 }
 

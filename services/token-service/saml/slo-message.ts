@@ -6,8 +6,8 @@ import { decodeSamlResponse } from './decode.js';
 import { readRedirect, type MessageParam } from './redirect-binding.js';
 import { asSlo, refuseSlo } from './slo-reasons.js';
 import { inflateRawSync } from 'node:zlib';
-import { NS, children, findWeakAlgorithm, isElement, onlyChild, parseXml } from './xml.js';
-import { trimXmlSpace } from './identity.js';
+import { NS, children, findWeakAlgorithm, isElement, parseXml } from './xml.js';
+import { issuerOf } from './identity.js';
 
 export type SloBinding = 'redirect' | 'post';
 
@@ -96,8 +96,7 @@ export function claimedLogoutIssuer(input: SloInput, maxBytes: number): string |
       xml = decodeSamlResponse(message, maxBytes);
     }
     const root = parseXml(xml, 'logout message').documentElement;
-    const issuer = root === null ? null : onlyChild(root as Element, NS.assertion, 'Issuer');
-    return issuer === null ? null : trimXmlSpace(issuer.textContent ?? '');
+    return root === null ? null : issuerOf(root as Element);
   } catch {
     return null;
   }

@@ -5,8 +5,8 @@ import { decodeSamlResponse } from './decode.js';
 import { SamlRejection, reject } from './reasons.js';
 import { checkResponse, checkStatus, resolveInResponseTo } from './response.js';
 import { readRawAssertion, responseRoot, verifySignatures, type RawAssertion } from './signatures.js';
-import { NS, descendantsNamed, onlyChild, parseXml } from './xml.js';
-import { trimXmlSpace } from './identity.js';
+import { NS, descendantsNamed, parseXml } from './xml.js';
+import { issuerOf } from './identity.js';
 import { fixedDirectory } from '../idps/directory.js';
 import { ENV_IDP_NAME, type IdpDirectory, type IdpEntry } from '../idps/types.js';
 
@@ -73,8 +73,7 @@ export async function validateSamlResponse(samlResponseBase64: string, cfg: Saml
 
 function chooseIdp(raw: RawAssertion, idps: IdpDirectory): IdpEntry {
   const all = idps.list();
-  const issuerEl = onlyChild(raw.assertion, NS.assertion, 'Issuer');
-  const issuer = issuerEl === null ? null : trimXmlSpace(issuerEl.textContent ?? '');
+  const issuer = issuerOf(raw.assertion);
   const named = issuer === null ? undefined : idps.byEntityId(issuer);
   if (named !== undefined) return named;
   const [only] = all;
