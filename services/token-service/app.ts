@@ -13,20 +13,15 @@ import logout from './routes/logout.js';
 import identity from './routes/identity.js';
 import slo from './routes/slo.js';
 import { samlBodyLimit, type RouteContext } from './routes/context.js';
-import type { SamlSettings } from './saml/config.js';
-import { fixedDirectory } from './idps/directory.js';
+import { envIdpEntry, fixedDirectory } from './idps/directory.js';
 import { startIdpDirectory } from './idps/live.js';
 import { idpMetrics } from './idps/metrics.js';
-import { ENV_IDP_NAME, type IdpDirectory, type IdpEntry } from './idps/types.js';
+import type { IdpDirectory } from './idps/types.js';
 
 export interface BuildOptions {
   logStream?: NodeJS.WritableStream;
 }
 
-/** The single IdP of the SAML_IDP_* variables as a directory entry. */
-export function envIdpEntry(idp: SamlSettings): IdpEntry {
-  return { name: ENV_IDP_NAME, entityId: idp.idpIssuer, displayName: idp.idpIssuer, settings: idp };
-}
 
 /** The token-service as a Fastify app, without listening (tests inject; main.ts listens). */
 export async function buildApp(config: TokenServiceConfig, opts: BuildOptions = {}): Promise<App> {

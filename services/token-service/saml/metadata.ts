@@ -1,4 +1,5 @@
 import type { SamlSettings, SpSettings } from './config.js';
+import { certBody } from './xml.js';
 
 /** What the SP metadata says about the configured IdPs: whether one has SLO, and the NameID formats they are asked for. */
 export interface IdpFacts {
@@ -12,8 +13,6 @@ export const idpFacts = (idps: readonly SamlSettings[]): IdpFacts =>
 const escapeXml = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 
-const certBody = (pem: string): string =>
-  pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
 
 function keyDescriptor(use: 'signing' | 'encryption', pem: string, methods: readonly string[] = []): string {
   const encryptionMethods = methods.map((m) => `\n      <md:EncryptionMethod Algorithm="${m}"/>`).join('');

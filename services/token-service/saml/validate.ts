@@ -5,10 +5,10 @@ import { decodeSamlResponse } from './decode.js';
 import { SamlRejection, reject } from './reasons.js';
 import { checkResponse, checkStatus, resolveInResponseTo } from './response.js';
 import { readRawAssertion, responseRoot, verifySignatures, type RawAssertion } from './signatures.js';
-import { NS, descendantsNamed, parseXml } from './xml.js';
+import { NS, certBody, descendantsNamed, parseXml } from './xml.js';
 import { issuerOf } from './identity.js';
-import { fixedDirectory } from '../idps/directory.js';
-import { ENV_IDP_NAME, type IdpDirectory, type IdpEntry } from '../idps/types.js';
+import { envIdpEntry, fixedDirectory } from '../idps/directory.js';
+import type { IdpDirectory, IdpEntry } from '../idps/types.js';
 
 export type { ValidatedAssertion } from './assertion.js';
 
@@ -67,7 +67,7 @@ async function checkWithIdp(xml: string, doc: Document, raw: RawAssertion, idp: 
 
 /** One IdP's settings: what the single-IdP variables give (and what most tests use). */
 export async function validateSamlResponse(samlResponseBase64: string, cfg: SamlSettings, now: Date = new Date()): Promise<ValidatedAssertion> {
-  const only = fixedDirectory([{ name: ENV_IDP_NAME, entityId: cfg.idpIssuer, displayName: cfg.idpIssuer, settings: cfg }]);
+  const only = fixedDirectory([envIdpEntry(cfg)]);
   return (await validateFromIdps(samlResponseBase64, cfg, only, now)).assertion;
 }
 
@@ -91,13 +91,12 @@ function certificateCarrier(doc: Document, raw: RawAssertion, named: IdpEntry, i
   const carried = new Set<string>();
   for (const root of [doc, raw.assertion]) {
     for (const el of descendantsNamed(root, ['X509Certificate']).slice(0, MAX_CARRIED)) {
-      if (el.namespaceURI === NS.dsig) carried.add(derText(el.textContent ?? ''));
+      if (el.namespaceURI === NS.dsig) carried.add(certBody(el.textContent ?? ''));
     }
   }
   if (carried.size === 0) return undefined;
-  return idps.list().find((other) => other !== named && other.settings?.idpCerts.some((pem) => carried.has(derText(pem))));
+  return idps.list().find((other) => other !== named && other.settings?.idpCerts.some((pem) => carried.has(certBody(pem))));
 }
 
 /** At most this many KeyInfo certificates are looked at in a refused document. */
 const MAX_CARRIED = 8;
-const derText = (pemOrBase64: string): string => pemOrBase64.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, '');

@@ -39,6 +39,9 @@ export function children(parent: Element, ns: string, localName: string): Elemen
   return out;
 }
 
+/** A certificate's base64 DER as ds:X509Certificate carries it: a PEM (or such text) without its armour and white space. */
+export const certBody = (pem: string): string => pem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, '');
+
 /** The only such child, `null` when there is none; more than one is `malformed`. */
 export function onlyChild(parent: Element, ns: string, localName: string): Element | null {
   const found = children(parent, ns, localName);

@@ -1,6 +1,6 @@
 // Probe (see README.md): heap composition of an authz-service after N tokens
 import { fileURLToPath } from 'node:url';
-import { authHeaders, BenchContext } from '../lib/context.js';
+import { BenchContext } from '../lib/context.js';
 import { interleave } from '../lib/load.js';
 import { LOAD_CORE, pin, rssBytes } from '../lib/proc.js';
 import { eachToken } from '../cases/cold.js';

@@ -4,6 +4,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateIdpKeys, type KeyPair } from '../../../services/dev-idp/keys.js';
 import { spSettings, type SpSettings } from '../../../services/token-service/saml/config.js';
+import { certBody } from '../../../services/token-service/saml/xml.js';
 import type { Log } from '../../../services/shared/log.js';
 import { ACS_URL, SP_ENTITY } from '../../helpers/idp-sp.js';
 
@@ -23,8 +24,6 @@ export const SP: SpSettings = spSettings({ spEntityId: SP_ENTITY, acsUrl: ACS_UR
 export const spWithSigning = (certs: Certs): SpSettings => spSettings({ spEntityId: SP_ENTITY, acsUrl: ACS_URL, spSigningKey: certs.sp.key, spSigningCert: certs.sp.cert });
 
 export const fingerprint = (pem: string): string => new X509Certificate(pem).fingerprint256;
-/** The base64 DER of a PEM certificate, as metadata carries it. */
-export const der = (pem: string): string => pem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, '');
 
 export interface MetadataOptions {
   signing?: string[];
@@ -38,7 +37,7 @@ export interface MetadataOptions {
 
 export function entityXml(entityId: string, o: MetadataOptions = {}, ns = ' xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#"'): string {
   const kd = (pem: string, use?: string) =>
-    `<md:KeyDescriptor${use ? ` use="${use}"` : ''}><ds:KeyInfo><ds:X509Data><ds:X509Certificate>\n${der(pem).match(/.{1,76}/g)!.join('\n')}\n</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`;
+    `<md:KeyDescriptor${use ? ` use="${use}"` : ''}><ds:KeyInfo><ds:X509Data><ds:X509Certificate>\n${certBody(pem).match(/.{1,76}/g)!.join('\n')}\n</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`;
   const keys = [...(o.signing ?? []).map((p) => kd(p, 'signing')), ...(o.anyUse ?? []).map((p) => kd(p)), ...(o.encryption ?? []).map((p) => kd(p, 'encryption'))];
   const sso = o.sso ?? 'https://idp.test.example/sso/redirect';
   return `<md:EntityDescriptor${ns} entityID="${entityId}"${o.validUntil ? ` validUntil="${o.validUntil}"` : ''}>
