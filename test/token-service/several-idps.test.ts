@@ -2,6 +2,8 @@ import t from 'tap';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createPrivateKey, sign } from 'node:crypto';
+import { deflateRawSync } from 'node:zlib';
 import { decodeJwt } from 'jose';
 import { withDb } from '../helpers/db.js';
 import { ACS_URL, IDP_ISSUER, SP_ENTITY, buildTokenService, postAcs, RETURN_BASE, type TokenFixture } from '../helpers/token-service.js';
@@ -15,6 +17,7 @@ import { logoutRequestXml, logoutResponseXml, readSignedRedirect, redirectQuery 
 import { insertSession } from '../../services/token-service/store/sessions.js';
 import { continueWithSingleLogout } from '../../services/token-service/routes/single-logout.js';
 import { withIdp } from '../../services/token-service/saml/config.js';
+import { RSA_SHA256 } from '../../services/token-service/saml/redirect-binding.js';
 import { NOTHING_MATCHED, runRevoke } from '../../services/token-service/cli/revoke.js';
 import { LogCapture } from '../helpers/app.js';
 
@@ -230,6 +233,15 @@ t.test('Single Logout per IdP: each IdP ends only its own sessions, answers only
   t.equal(new URL(String(fromClinic.headers.location)).host, 'idp.clinic.example', "answered at the clinic's SLO URL");
   t.equal(await ended(atClinic), 'idp_logout', "the clinic's session ended");
   t.equal(await ended(atHospital), null, "the hospital's session of the same NameID lives on");
+  // A query whose base64 keeps its `+` unencoded (the binding allows it; `+` is not a space in base64): the
+  // Issuer is still read to choose the clinic, as the signature check reads the message.
+  let plain: string;
+  do plain = deflateRawSync(Buffer.from(logoutRequestXml({ issuer: CLINIC, destination: sloUrl, nameId: 'alice@example.com' }).xml)).toString('base64');
+  while (!plain.includes('+'));
+  const signedPart = `SAMLRequest=${plain.replace(/\//g, '%2F').replace(/=/g, '%3D')}&SigAlg=${encodeURIComponent(RSA_SHA256)}`;
+  const signature = encodeURIComponent(sign('sha256', Buffer.from(signedPart), createPrivateKey(clinicKey.key)).toString('base64'));
+  const rawPlus = await svc.app.inject({ url: `/saml/slo?${signedPart}&Signature=${signature}`, headers: { accept: HTML } });
+  t.equal(rawPlus.statusCode, 302, 'a raw + in the message: verified with the clinic\'s key');
 
   // SP-initiated: our LogoutRequest goes to the clinic; only the clinic's LogoutResponse completes it.
   const clinicSettings = withIdp(svc.config.sp, { idpCerts: [clinicKey.cert], idpIssuer: CLINIC, idpSsoUrl: 'https://idp.clinic.example/sso', idpSloUrl: 'https://idp.clinic.example/slo' });

@@ -64,19 +64,7 @@ const PARAMS = ['SAMLRequest', 'SAMLResponse', 'RelayState', 'SigAlg', 'Signatur
  * The signature is checked before the message is inflated.
  */
 export function readRedirect(rawQuery: string, certs: readonly string[], maxBytes: number): RedirectMessage {
-  const raw = new Map<string, string>();
-  for (const token of rawQuery.split('&')) {
-    const eq = token.indexOf('=');
-    const name = eq === -1 ? token : token.slice(0, eq);
-    if (!(PARAMS as readonly string[]).includes(name)) continue;
-    if (raw.has(name)) refuseSlo('wrong_binding', `${name} appears more than once`);
-    raw.set(name, eq === -1 ? '' : token.slice(eq + 1));
-  }
-  const hasRequest = raw.has('SAMLRequest');
-  if (hasRequest === raw.has('SAMLResponse')) refuseSlo('wrong_binding', 'expected exactly one of SAMLRequest and SAMLResponse');
-  const param: MessageParam = hasRequest ? 'SAMLRequest' : 'SAMLResponse';
-  const messageRaw = raw.get(param)!;
-  if (messageRaw.length > Math.ceil(maxBytes * 1.4)) refuseSlo('too_large', `${param} is ${messageRaw.length} bytes`);
+  const { raw, param, messageRaw } = redirectParams(rawQuery, maxBytes);
   const sigAlgRaw = raw.get('SigAlg');
   const signatureRaw = raw.get('Signature');
   if (sigAlgRaw === undefined || signatureRaw === undefined || signatureRaw === '') refuseSlo('unsigned', 'no Signature and SigAlg in the query');
@@ -98,7 +86,38 @@ export function readRedirect(rawQuery: string, certs: readonly string[], maxByte
     }
   });
   if (!ok) refuseSlo('bad_signature', 'the query signature does not verify with a configured IdP certificate');
+  return { param, xml: inflated(messageRaw, param, maxBytes), ...(relayStateRaw === undefined ? {} : { relayState: decode(relayStateRaw, 'RelayState') }) };
+}
 
+/**
+ * The message of an HTTP-Redirect query, inflated, its signature NOT checked: only to read whose keys
+ * must verify it (the Issuer); `readRedirect` reads it again, after the signature. Same refusals.
+ */
+export function unverifiedRedirectMessage(rawQuery: string, maxBytes: number): Buffer {
+  const { param, messageRaw } = redirectParams(rawQuery, maxBytes);
+  return inflated(messageRaw, param, maxBytes);
+}
+
+/** The binding's parameters as sent (each at most once) and which message the query carries (not too large). */
+function redirectParams(rawQuery: string, maxBytes: number): { raw: Map<string, string>; param: MessageParam; messageRaw: string } {
+  const raw = new Map<string, string>();
+  for (const token of rawQuery.split('&')) {
+    const eq = token.indexOf('=');
+    const name = eq === -1 ? token : token.slice(0, eq);
+    if (!(PARAMS as readonly string[]).includes(name)) continue;
+    if (raw.has(name)) refuseSlo('wrong_binding', `${name} appears more than once`);
+    raw.set(name, eq === -1 ? '' : token.slice(eq + 1));
+  }
+  const hasRequest = raw.has('SAMLRequest');
+  if (hasRequest === raw.has('SAMLResponse')) refuseSlo('wrong_binding', 'expected exactly one of SAMLRequest and SAMLResponse');
+  const param: MessageParam = hasRequest ? 'SAMLRequest' : 'SAMLResponse';
+  const messageRaw = raw.get(param)!;
+  if (messageRaw.length > Math.ceil(maxBytes * 1.4)) refuseSlo('too_large', `${param} is ${messageRaw.length} bytes`);
+  return { raw, param, messageRaw };
+}
+
+/** The message parameter's value percent-decoded, base64-decoded and inflated (at most `maxBytes`). */
+function inflated(messageRaw: string, param: MessageParam, maxBytes: number): Buffer {
   const base64 = decode(messageRaw, param, true).replace(/[\t\n\r ]/g, '');
   if (base64 === '' || base64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(base64)) refuseSlo('malformed', `${param} is not base64`);
   let xml: Buffer;
@@ -108,7 +127,7 @@ export function readRedirect(rawQuery: string, certs: readonly string[], maxByte
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') refuseSlo('too_large', `inflated ${param} exceeds ${maxBytes} bytes`);
     return refuseSlo('malformed', `${param} does not inflate`);
   }
-  return { param, xml, ...(relayStateRaw === undefined ? {} : { relayState: decode(relayStateRaw, 'RelayState') }) };
+  return xml;
 }
 
 /** A query value, percent-decoded (`+` is a space except in base64 values, where it is itself). */

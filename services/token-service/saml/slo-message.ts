@@ -3,9 +3,8 @@ import { getVerifiedXml } from '@node-saml/node-saml/lib/xml.js';
 import type { Element } from '@xmldom/xmldom';
 import type { SamlSettings } from './config.js';
 import { decodeSamlResponse } from './decode.js';
-import { readRedirect, type MessageParam } from './redirect-binding.js';
+import { readRedirect, unverifiedRedirectMessage, type MessageParam } from './redirect-binding.js';
 import { asSlo, refuseSlo } from './slo-reasons.js';
-import { inflateRawSync } from 'node:zlib';
 import { NS, children, findWeakAlgorithm, isElement, parseXml } from './xml.js';
 import { issuerOf } from './identity.js';
 
@@ -85,11 +84,8 @@ export function claimedLogoutIssuer(input: SloInput, maxBytes: number): string |
   try {
     let xml: string;
     if (input.binding === 'redirect') {
-      const params = new URLSearchParams(input.rawQuery);
-      const message = params.get('SAMLRequest') ?? params.get('SAMLResponse');
-      if (message === null) return null;
-      const inflated = inflateRawSync(Buffer.from(message, 'base64'), { maxOutputLength: maxBytes });
-      xml = decodeSamlResponse(inflated.toString('base64'), Math.ceil(maxBytes * 1.4));
+      const message = unverifiedRedirectMessage(input.rawQuery, maxBytes);
+      xml = decodeSamlResponse(message.toString('base64'), Math.ceil(maxBytes * 1.4));
     } else {
       const message = input.SAMLRequest ?? input.SAMLResponse;
       if (message === undefined) return null;
