@@ -9,6 +9,7 @@ import { parseDocument } from 'yaml';
 import { splitPem } from '../../shared/jwt-keys.js';
 import { secureOrLoopback } from '../../shared/secure-url.js';
 import { SIGNATURE_POLICIES, SamlConfigError, withIdp, type IdpSettings, type IdpSettingsInput, type SamlSettings, type SpSettings } from '../saml/config.js';
+import { sharedKeyProblems } from './keys.js';
 import { IDP_NAME, type IdpFileEntry, type IdpSource } from './types.js';
 
 export type IdpsFileResult = { entries: IdpFileEntry[] } | { problems: string[] };
@@ -95,32 +96,6 @@ export function validateIdps(value: unknown, sp: SpSettings, defaults: Partial<I
   });
   problems.push(...sharedKeyProblems(entries.map((e) => ({ name: e.name, certs: e.settings.idpCerts ?? [] }))));
   return problems.length > 0 ? { problems } : { entries };
-}
-
-/** A certificate's public key (SPKI, base64 DER): what decides who can sign, whatever the certificate says. */
-export const signingKeyOf = (pem: string): string => new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-
-/**
- * Two IdPs that share a signing key are one signer: whoever holds it could sign as either, and a
- * response naming one could never be told from the other's. Refused (one line per pair).
- */
-export function sharedKeyProblems(idps: readonly { name: string; certs: readonly string[] }[]): string[] {
-  const owner = new Map<string, string>();
-  const problems = new Set<string>();
-  for (const { name, certs } of idps) {
-    for (const pem of certs) {
-      let key: string;
-      try {
-        key = signingKeyOf(pem);
-      } catch {
-        continue; // reported as a certificate problem
-      }
-      const other = owner.get(key);
-      if (other !== undefined && other !== name) problems.add(`idp "${name}": certificates: its signing key is also idp "${other}"'s (two IdPs must not share a key: either could sign as the other)`);
-      else owner.set(key, name);
-    }
-  }
-  return [...problems];
 }
 
 function validateIdp(raw: unknown, index: number, sp: SpSettings, defaults: Partial<IdpSettingsInput>, problems: string[]): IdpFileEntry | null {
