@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { HTTP_TOKEN } from '../../shared/http-token.js';
 import { compilePolicy, explainDecision, lintPolicy, parsePolicy, ruleLabel } from '../policy/index.js';
 import type { Decision, Identity, Policy } from '../policy/index.js';
-import { splitAbsoluteUrl } from '../request/front-end.js';
+import { splitAbsoluteUrl } from '../request/headers.js';
 import { normalizePath } from '../request/path.js';
 
 const USAGE = `usage:

@@ -5,6 +5,8 @@
  */
 import { parseHost } from '../../shared/host.js';
 import { HTTP_TOKEN } from '../../shared/http-token.js';
+import { Refusal, envoyPath, header, repeats, splitAbsoluteUrl, upper } from './headers.js';
+import { disagrees, readClaim, upstreamDisagrees } from './other-front-ends.js';
 
 export type FrontEnd = 'nginx' | 'ingress-nginx' | 'traefik' | 'envoy';
 export const FRONT_ENDS: readonly FrontEnd[] = ['nginx', 'ingress-nginx', 'traefik', 'envoy'];
@@ -58,10 +60,6 @@ export interface OriginalRequest {
 export type ReadResult = OriginalRequest | { ok: false; reason: FrontEndRefusal };
 
 const DEFAULTS: FrontEndOptions = { envoyPathPrefix: '/auth/ext' };
-const SCHEME = /^https?:\/\//i;
-const LOWER = /[a-z]/;
-/** `host=` parameters of a `Forwarded` header (quoted or token), case-insensitive. */
-const FORWARDED_HOST = /(?:^|[;,\s])host\s*=\s*(?:"([^"]*)"|([^;,\s]*))/gi;
 /** Headers that make frameworks (Express method-override, Spring, Rails, Laravel…) run another method. */
 export const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'] as const;
 
@@ -72,10 +70,6 @@ const HEADERS: Record<FrontEnd, readonly string[]> = {
   traefik: ['x-forwarded-method', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-uri'],
   envoy: ['host'],
 };
-
-class Refusal {
-  constructor(readonly reason: FrontEndRefusal) {}
-}
 
 export function readOriginalRequest(
   frontEnd: FrontEnd,
@@ -144,11 +138,6 @@ function readConfigured(fe: FrontEnd, input: AuthRequestInput, opts: FrontEndOpt
   return { ok: true, method: upper(method), host: validHost, rawPath };
 }
 
-/** Methods compare case-insensitively: upper-cased once, here (no copy when already upper case). */
-function upper(method: string): string {
-  return LOWER.test(method) ? method.toUpperCase() : method;
-}
-
 /**
  * A method-override header asks the application to run another method than the one the rules
  * see: refused, unless the operator allows overrides; then the override is returned so that the
@@ -169,129 +158,6 @@ function withOverride(read: OriginalRequest, input: AuthRequestInput, opts: Fron
   }
   if (override === undefined || override === read.method) return read;
   return { ...read, overrideMethod: override };
-}
-
-/** What another front end's headers, when present, say about the original request. */
-type Claim = { method?: string | undefined; host?: string | undefined; rawPath?: string | undefined };
-
-function readClaim(fe: FrontEnd, input: AuthRequestInput, opts: FrontEndOptions): Claim | null {
-  if (!mayClaim(fe, input, opts)) return null; // the common case: none of its headers, nothing built
-  const h = (name: string) => header(input.headers, name, 'conflicting_front_end_headers');
-  switch (fe) {
-    case 'nginx':
-      return present({ method: h('x-original-method'), rawPath: h('x-original-uri') });
-    case 'ingress-nginx': {
-      const url = h('x-original-url');
-      if (url === undefined) return null;
-      const parsed = splitAbsoluteUrl(url);
-      if (!parsed.ok) throw new Refusal('conflicting_front_end_headers');
-      return { method: h('x-original-method'), host: parsed.host, rawPath: parsed.rawPath };
-    }
-    case 'traefik': {
-      const host = h('x-forwarded-host');
-      return present({ method: h('x-forwarded-method'), host, rawPath: h('x-forwarded-uri') });
-    }
-    case 'envoy':
-      return present({ rawPath: envoyPath(input.url, opts.envoyPathPrefix) });
-  }
-}
-
-/** Headers another front end would read (with the values it would send), one lookup each. */
-const CLAIM_HEADERS: Record<Exclude<FrontEnd, 'envoy'>, readonly string[]> = {
-  nginx: ['x-original-method', 'x-original-uri'],
-  'ingress-nginx': ['x-original-url'],
-  traefik: ['x-forwarded-method', 'x-forwarded-host', 'x-forwarded-uri'],
-};
-
-/** Whether `fe`'s headers are present at all: when not, {@link readClaim} would return null. */
-function mayClaim(fe: FrontEnd, input: AuthRequestInput, opts: FrontEndOptions): boolean {
-  if (fe === 'envoy') return input.url.startsWith(opts.envoyPathPrefix);
-  const names = CLAIM_HEADERS[fe];
-  for (let i = 0; i < names.length; i++) if (input.headers[names[i]!] !== undefined) return true;
-  return false;
-}
-
-/**
- * Headers that applications (not front ends) read as the request's path or host, and that a front end
- * passes on from the client: `X-Rewrite-URL` (IIS URL Rewrite, Symfony, Zend) and `Forwarded: host=`
- * (RFC 7239; Spring's ForwardedHeaderFilter, Rails, Express with `trust proxy`). When present they must
- * say what the decision is made on.
- */
-function upstreamDisagrees(read: OriginalRequest, headers: AuthRequestInput['headers']): boolean {
-  const rewrite = header(headers, 'x-rewrite-url', 'conflicting_front_end_headers');
-  if (rewrite !== undefined && rewrite !== read.rawPath) return true;
-  const forwarded = headers.forwarded;
-  if (forwarded === undefined) return false;
-  const joined = Array.isArray(forwarded) ? forwarded.join(',') : forwarded;
-  FORWARDED_HOST.lastIndex = 0;
-  for (let m = FORWARDED_HOST.exec(joined); m !== null; m = FORWARDED_HOST.exec(joined)) {
-    if (parseHost(m[1] ?? m[2] ?? '') !== read.host) return true;
-  }
-  return false;
-}
-
-function present(claim: Claim): Claim | null {
-  return claim.method === undefined && claim.host === undefined && claim.rawPath === undefined ? null : claim;
-}
-
-/** The original path+query after the envoy prefix (`/auth/ext/a?b` → `/a?b`), or undefined. */
-function envoyPath(url: string, prefix: string): string | undefined {
-  if (!url.startsWith(prefix)) return undefined;
-  const rest = url.slice(prefix.length);
-  if (rest === '' || rest.startsWith('?')) return `/${rest}`;
-  return rest.startsWith('/') ? rest : undefined;
-}
-
-function disagrees(read: OriginalRequest, claim: Claim): boolean {
-  if (claim.method !== undefined && upper(claim.method) !== read.method) return true;
-  if (claim.rawPath !== undefined && claim.rawPath !== read.rawPath) return true;
-  if (claim.host !== undefined && parseHost(claim.host) !== read.host) return true;
-  return false;
-}
-
-function header(
-  headers: AuthRequestInput['headers'],
-  name: string,
-  onRepeat: FrontEndRefusal = 'ambiguous_header',
-): string | undefined {
-  const v = headers[name];
-  if (Array.isArray(v)) throw new Refusal(onRepeat);
-  return v;
-}
-
-function repeats(raw: readonly string[], names: readonly string[]): boolean {
-  // Runs on every request: no Set, and a header name is lower-cased only when its length fits.
-  let seen = 0;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] ?? '';
-    for (let j = 0; j < names.length; j++) {
-      const wanted = names[j]!;
-      if (name.length !== wanted.length || name.toLowerCase() !== wanted) continue;
-      if (seen & (1 << j)) return true;
-      seen |= 1 << j;
-    }
-  }
-  return false;
-}
-
-/**
- * Splits an absolute `http(s)://authority/path?query` without letting a URL parser rewrite the path:
- * the raw path+query is kept as sent. The authority must be a valid host (optional port) followed
- * directly by `/`: ingress-nginx builds this URL from the raw `Host` header, and anything else after
- * the authority (`?`, `#`, `\`, `@`, `%`, whitespace, a second port, nothing at all) would move part
- * of the Host into the path the rules see, while NGINX routes `$request_uri`.
- */
-export function splitAbsoluteUrl(
-  url: string,
-): { ok: true; host: string; rawPath: string } | { ok: false; reason: 'bad_url' | 'bad_host' } {
-  const scheme = SCHEME.exec(url);
-  if (!scheme) return { ok: false, reason: 'bad_url' };
-  const start = scheme[0].length;
-  const slash = url.indexOf('/', start);
-  const host = parseHost(url.slice(start, slash < 0 ? url.length : slash));
-  if (host === null) return { ok: false, reason: 'bad_host' };
-  if (slash < 0) return { ok: false, reason: 'bad_url' }; // `$request_uri` always starts with `/`
-  return { ok: true, host, rawPath: url.slice(slash) };
 }
 
 function refusal(reason: FrontEndRefusal): { ok: false; reason: FrontEndRefusal } {

@@ -1,11 +1,11 @@
 import t from 'tap';
 import {
   readOriginalRequest,
-  splitAbsoluteUrl,
   type AuthRequestInput,
   type FrontEnd,
   type ReadResult,
 } from '../../../services/authz-service/request/front-end.js';
+import { splitAbsoluteUrl } from '../../../services/authz-service/request/headers.js';
 
 type Headers = AuthRequestInput['headers'];
 type Row = [name: string, frontEnd: FrontEnd, input: Partial<AuthRequestInput>, expected: ReadResult];
