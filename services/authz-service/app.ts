@@ -1,4 +1,5 @@
-import { buildBaseApp, type App } from '../shared/app-base.js';
+import { buildBaseApp, type App, type FrontDoor } from '../shared/app-base.js';
+import { requestIdOf } from '../shared/logging.js';
 import { createAudit } from '../shared/audit.js';
 import type { AuthzServiceConfig } from './config.js';
 import { authzMetrics } from './metrics.js';
@@ -8,6 +9,8 @@ import { LivenessCache } from './tokens/liveness.js';
 import { RevocationListener } from './tokens/listener.js';
 import { sendNotification } from './tokens/store.js';
 import auth, { supportEveryMethod } from './routes/auth.js';
+import { authDecider } from './routes/decide.js';
+import { authFrontDoor } from './routes/front-door.js';
 import jwks from './routes/jwks.js';
 import { UpstreamAssertions } from './upstream/assertions.js';
 
@@ -27,8 +30,11 @@ declare module 'fastify' {
  * validate (PolicyInvalidError names each rule and why).
  */
 export async function buildApp(config: AuthzServiceConfig, opts: BuildOptions = {}): Promise<App> {
+  // `/auth` from NGINX and Traefik is answered before Fastify's router (routes/front-door.ts).
+  const door: FrontDoor = { handle: null };
   const app = await buildBaseApp({
     config,
+    frontDoor: door,
     accessLog: config.accessLog ? 'info' : 'silent',
     ...(opts.logStream ? { logStream: opts.logStream } : {}),
   });
@@ -103,7 +109,21 @@ export async function buildApp(config: AuthzServiceConfig, opts: BuildOptions = 
   });
   app.decorate('authz', { liveness, policy, listener, keys, upstream });
   supportEveryMethod(app);
-  await app.register(auth, { config, metrics, audit, policy, keys, liveness, upstream });
+  const decide = authDecider({ config, metrics, audit, policy, keys, liveness, upstream });
+  await app.register(auth, { decide, envoyPathPrefix: config.frontEnd === 'envoy' ? config.envoyPathPrefix : null });
+  let closed = false;
+  app.addHook('preClose', (done) => {
+    closed = true;
+    done();
+  });
+  door.handle = authFrontDoor({
+    decide,
+    requestId: requestIdOf,
+    observe: app.observeHttp,
+    accessLine: app.accessLine ?? undefined,
+    log: app.log,
+    closing: () => closed || app.readiness.shuttingDown,
+  });
   if (config.upstreamJwt !== null) await app.register(jwks, { keys: config.upstreamJwt.keys });
   return app;
 }

@@ -23,21 +23,49 @@ function jsonString(s: string): string {
   return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
 }
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The access-line writer (for a listener outside the router), null when lines are off. */
+    accessLine: AccessLine | null;
+  }
+}
+
+/** Writes one access line: what `onResponse` knows about an answered request. */
+export type AccessLine = (requestId: string, method: string, route: string, rawUrl: string, status: number, elapsedMs: number, remote: string | undefined) => void;
+
 /**
- * The one `onResponse` hook per request: the HTTP latency histogram (metrics.ts `observeHttp`) and one
- * JSON line per request — method, route template, status, duration; never the raw URL's query string,
- * never a header value that could carry a credential. The line is written in a fixed shape, byte for
- * byte what pino writes for `log.info({ request_id, method, route, path, status, duration_ms, remote },
- * 'request')` (level, time, pid, hostname first; keys in that order): no generic serialiser, no
- * redaction walk (none of these keys is redacted) on the request path. The route is read once
- * (Fastify builds `req.routeOptions` afresh on every read).
+ * The access-line writer for these options, or undefined when no line is written (`silent`, or a
+ * `LOG_LEVEL` above the line's level). The line is written in a fixed shape, byte for byte what pino
+ * writes for `log.info({ request_id, method, route, path, status, duration_ms, remote }, 'request')`
+ * (level, time, pid, hostname first; keys in that order): no generic serialiser, no redaction walk
+ * (none of these keys is redacted) on the request path. Never the raw URL's query string, never a
+ * header value that could carry a credential. Also used by the authz-service's front door
+ * (authz-service/routes/front-door.ts), which answers `/auth` before Fastify's router.
  */
-const accessLog: FastifyPluginAsync<AccessLogOptions> = async (app, opts) => {
-  const level = opts.level;
-  const threshold = level === 'silent' ? Infinity : SEVERITY[level]!;
-  const sink = level !== 'silent' && threshold >= (SEVERITY[opts.logLevel ?? 'info'] ?? Infinity) ? opts.sink : undefined;
+export function accessLineWriter(opts: AccessLogOptions): { line: AccessLine; threshold: number } | undefined {
+  const threshold = opts.level === 'silent' ? Infinity : SEVERITY[opts.level]!;
+  const sink = opts.level !== 'silent' && threshold >= (SEVERITY[opts.logLevel ?? 'info'] ?? Infinity) ? opts.sink : undefined;
+  if (sink === undefined) return undefined;
   const head = `{"level":${threshold},"time":`;
   const bindings = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())},"request_id":`;
+  const line: AccessLine = (requestId, method, route, rawUrl, status, elapsedMs, remote) => {
+    const q = rawUrl.indexOf('?');
+    const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
+    const ms = Math.round(elapsedMs * 100) / 100;
+    sink.write(
+      `${head}${Date.now()}${bindings}${jsonString(requestId)},"method":${jsonString(method)},"route":${jsonString(route)},"path":${jsonString(path)},"status":${status},"duration_ms":${Number.isFinite(ms) ? ms : 'null'}${remote === undefined ? '' : `,"remote":${jsonString(remote)}`},"msg":"request"}\n`,
+    );
+  };
+  return { line, threshold };
+}
+
+/**
+ * The one `onResponse` hook per request: the HTTP latency histogram (metrics.ts `observeHttp`) and the
+ * access line. The route is read once (Fastify builds `req.routeOptions` afresh on every read).
+ */
+const accessLog: FastifyPluginAsync<AccessLogOptions> = async (app, opts) => {
+  const writer = accessLineWriter(opts);
+  app.decorate('accessLine', writer?.line ?? null);
   const observe = app.observeHttp;
   app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions;
@@ -46,15 +74,8 @@ const accessLog: FastifyPluginAsync<AccessLogOptions> = async (app, opts) => {
     const status = reply.statusCode;
     observe(url, req.method, status, elapsedMs / 1000);
     // A route's own `logLevel` (e.g. warn for the probes) silences its line, as it would on `req.log`.
-    if (sink === undefined || (route.logLevel && (SEVERITY[route.logLevel] ?? 0) > threshold)) return done();
-    const rawUrl = req.url;
-    const q = rawUrl.indexOf('?');
-    const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
-    const ms = Math.round(elapsedMs * 100) / 100;
-    const remote = req.ip;
-    sink.write(
-      `${head}${Date.now()}${bindings}${jsonString(req.id)},"method":${jsonString(req.method)},"route":${jsonString(url)},"path":${jsonString(path)},"status":${status},"duration_ms":${Number.isFinite(ms) ? ms : 'null'}${remote === undefined ? '' : `,"remote":${jsonString(remote)}`},"msg":"request"}\n`,
-    );
+    if (writer === undefined || (route.logLevel && (SEVERITY[route.logLevel] ?? 0) > writer.threshold)) return done();
+    writer.line(req.id, req.method, url, req.url, status, elapsedMs, req.ip);
     done();
   });
 };

@@ -1,4 +1,5 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import Fastify, { type FastifyBaseLogger, type FastifyServerFactory, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { CommonConfig } from './config.js';
 import { accessLineSink, loggerOptions } from './logging.js';
@@ -18,6 +19,13 @@ export interface BaseOptions {
   logStream?: NodeJS.WritableStream;
   /** Largest accepted request body in bytes. */
   bodyLimit?: number;
+  /** A listener that may answer a request before Fastify's router (the authz-service's `/auth`). */
+  frontDoor?: FrontDoor;
+}
+
+/** Set once the app's routes exist; returns false for every request it leaves to Fastify. */
+export interface FrontDoor {
+  handle: ((req: IncomingMessage, res: ServerResponse) => boolean) | null;
 }
 
 /**
@@ -32,6 +40,7 @@ export async function buildBaseApp(opts: BaseOptions): Promise<App> {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     trustProxy: false,
+    serverFactory: frontDoorServer(opts.frontDoor ?? { handle: null }),
   }).withTypeProvider<TypeBoxTypeProvider>();
   await app.register(errorHandler);
   await app.register(dbPlugin, { url: opts.config.databaseUrl, poolMax: opts.config.databasePoolMax });
@@ -42,4 +51,23 @@ export async function buildBaseApp(opts: BaseOptions): Promise<App> {
   const sink = opts.accessLog === 'silent' ? undefined : accessLineSink(opts.logStream, opts.config.logBufferBytes ?? 0);
   await app.register(accessLog, { level: opts.accessLog, logLevel: opts.config.logLevel, ...(sink ? { sink } : {}) });
   return app;
+}
+
+/**
+ * Fastify's own HTTP/1 server (its timeouts as Fastify sets them) whose request listener asks the
+ * front door first. Fastify's `inject` (the tests' requests) goes to the router directly; tests reach
+ * the front door through the server's listener (test/helpers/authz.ts).
+ */
+function frontDoorServer(door: FrontDoor): FastifyServerFactory {
+  return (router, options) => {
+    const server = createServer((req, res) => {
+      if (door.handle === null || !door.handle(req, res)) router(req, res);
+    });
+    // Fastify has filled in its defaults (its options are typed loosely here).
+    server.keepAliveTimeout = Number(options.keepAliveTimeout);
+    server.requestTimeout = Number(options.requestTimeout);
+    server.setTimeout(Number(options.connectionTimeout));
+    if (Number(options.maxRequestsPerSocket) > 0) server.maxRequestsPerSocket = Number(options.maxRequestsPerSocket);
+    return server;
+  };
 }

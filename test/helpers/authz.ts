@@ -1,6 +1,8 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import inject, { type InjectOptions, type Response } from 'light-my-request';
 import { buildApp } from '../../services/authz-service/app.js';
 import { loadAuthzServiceConfig } from '../../services/authz-service/config.js';
 import type { App } from '../../services/shared/app-base.js';
@@ -42,7 +44,10 @@ export async function writePolicy(text: string): Promise<string> {
 }
 
 export interface AuthzFixture {
+  /** `app.inject` sends each request through the server's own listener: `/auth` reaches the front door. */
   app: App;
+  /** Fastify's own `inject`: straight to the router (the `/auth` route), bypassing the front door. */
+  viaRouter: (opts: InjectOptions) => Promise<Response>;
   logs: LogCapture;
   policyFile: string;
 }
@@ -65,5 +70,20 @@ export async function buildAuthz(
   const logs = new LogCapture();
   const app = await buildApp(config, { logStream: logs });
   t.teardown(() => app.close());
-  return { app, logs, policyFile };
+  const viaRouter = app.inject.bind(app) as (opts: InjectOptions) => Promise<Response>;
+  throughServer(app);
+  return { app, logs, policyFile, viaRouter };
+}
+
+/**
+ * Points `app.inject` at the listener a real server runs (front door first, then Fastify's router),
+ * as NGINX's requests meet it. Fastify's own inject calls the router directly.
+ */
+export function throughServer(app: App): void {
+  const listener = app.server.listeners('request')[0] as (req: IncomingMessage, res: ServerResponse) => void;
+  const viaServer = async (opts: InjectOptions | string) => {
+    await app.ready();
+    return inject(listener, opts);
+  };
+  Object.assign(app, { inject: viaServer });
 }

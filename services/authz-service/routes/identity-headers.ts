@@ -1,5 +1,3 @@
-import type { FastifyReply } from 'fastify';
-
 const PLAIN = /^[\x21-\x2b\x2d-\x7e]*$/; // visible ASCII except ',' — the common case, kept as is
 
 /**
@@ -28,10 +26,13 @@ function groupsHeader(groups: readonly string[]): string {
   return joined;
 }
 
-/** X-Auth-Request-User/-Email/-Groups for NGINX's `auth_request_set` / ingress `auth-response-headers`. */
-export function identityHeaders(reply: FastifyReply, subject: string, email: string | null, groups: readonly string[]): void {
-  reply.header('x-auth-request-user', headerSafe(subject));
-  if (email) reply.header('x-auth-request-email', headerSafe(email));
+/**
+ * X-Auth-Request-User/-Email/-Groups for NGINX's `auth_request_set` / ingress `auth-response-headers`,
+ * pushed onto an answer's header list (name, value, …).
+ */
+export function identityHeaders(out: string[], subject: string, email: string | null, groups: readonly string[]): void {
+  out.push('x-auth-request-user', headerSafe(subject));
+  if (email) out.push('x-auth-request-email', headerSafe(email));
   const joined = groupsHeader(groups);
-  if (joined) reply.header('x-auth-request-groups', joined);
+  if (joined) out.push('x-auth-request-groups', joined);
 }
