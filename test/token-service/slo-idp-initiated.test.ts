@@ -1,76 +1,15 @@
+/** SAML Single Logout started by the IdP at /saml/slo: refusals, the sessions it ends, its answer, both replicas, hostile input. */
 import t from 'tap';
-import { randomUUID } from 'node:crypto';
-import { inflateRawSync } from 'node:zlib';
-import { withDb } from '../helpers/db.js';
-import { buildTokenService, envIdp, IDP_ISSUER, SP_ENTITY, type TokenFixture } from '../helpers/token-service.js';
+import { SP_ENTITY } from '../helpers/token-service.js';
 import { buildAuthz } from '../helpers/authz.js';
-import { mint } from '../helpers/tokens.js';
-import { generateIdpKeys, generateSpEncryptionKeys, type KeyPair } from '../../services/dev-idp/keys.js';
-import { logoutRequestXml, logoutResponseXml, readSignedRedirect, redirectQuery, signPost, type LogoutRequestFields, type LogoutResponseFields } from '../../services/dev-idp/logout.js';
-import { insertSession } from '../../services/token-service/store/sessions.js';
-import { insertToken } from '../../services/token-service/store/tokens.js';
-import { continueWithSingleLogout } from '../../services/token-service/routes/single-logout.js';
-import { sweepLogoutIds } from '../../services/token-service/store/slo.js';
+import { readSignedRedirect, redirectQuery, signPost } from '../../services/dev-idp/logout.js';
 import type { App } from '../../services/shared/app-base.js';
-import type { Db } from '../../services/shared/db/connect.js';
-
-const SLO_URL = 'https://auth.test.example/saml/slo';
-const IDP_SLO = 'https://idp.test.example/slo';
-
-let spKeys: Promise<KeyPair> | undefined;
-let other: Promise<KeyPair> | undefined;
-
-async function fixture(t: { teardown(fn: () => unknown): void }, env: Record<string, string> = {}) {
-  const db = await withDb(t);
-  const sp = await (spKeys ??= generateSpEncryptionKeys('saml-authz test SP signing'));
-  const svc = await buildTokenService(t, {
-    databaseUrl: db.url,
-    env: { SAML_SP_SIGNING_KEY: sp.key, SAML_SP_SIGNING_CERT: sp.cert, SAML_IDP_SLO_URL: IDP_SLO, ...env },
-  });
-  return { db, sp, svc };
-}
-
-/** A live session with one live token, as a sign-in leaves them; the token verifies at the authz-service. */
-async function signIn(db: Db, svc: TokenFixture, subject: string, sessionIndex: string | null) {
-  const sid = randomUUID();
-  const now = Date.now();
-  await insertSession(db.kysely, {
-    sid, secretHash: Buffer.from(randomUUID()), subject, email: subject, groups: ['staff'], idpIssuer: IDP_ISSUER, sessionIndex,
-    nameIdFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress', clientAddress: '127.0.0.1',
-    createdAt: new Date(now - 1000), idleExpiresAt: new Date(now + 600_000), expiresAt: new Date(now + 3_600_000),
-  });
-  const token = mint(svc.jwtKey, { subject });
-  await insertToken(db.kysely, {
-    jti: token.jti, subject, email: subject, groups: ['staff'], idpIssuer: IDP_ISSUER, sessionIndex, clientAddress: '127.0.0.1',
-    issuedAt: new Date(now - 1000), expiresAt: new Date(token.exp * 1000), sid,
-  });
-  return { sid, ...token };
-}
-
-async function live(db: Db, jti: string): Promise<boolean> {
-  const row = await db.kysely.selectFrom('issued_tokens').select('revoked_at').where('jti', '=', jti).executeTakeFirstOrThrow();
-  return row.revoked_at === null;
-}
-
-const request = (over: Partial<LogoutRequestFields> = {}) =>
-  logoutRequestXml({ issuer: IDP_ISSUER, destination: SLO_URL, nameId: 'alice@example.com', sessionIndexes: ['_s1'], ...over });
-const response = (inResponseTo: string | null, over: Partial<LogoutResponseFields> = {}) =>
-  logoutResponseXml({ issuer: IDP_ISSUER, destination: SLO_URL, inResponseTo, ...over });
-
-const getSlo = (app: App, query: string, accept = 'text/html') => app.inject({ method: 'GET', url: `/saml/slo?${query}`, headers: { accept } });
-const postSlo = (app: App, form: Record<string, string>, accept = 'text/html') =>
-  app.inject({ method: 'POST', url: '/saml/slo', headers: { 'content-type': 'application/x-www-form-urlencoded', accept }, payload: new URLSearchParams(form).toString() });
-
-const counter = async (app: App, name: string, labels: string): Promise<number> => {
-  const text = await app.metrics.metrics();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
-  return line === undefined ? Number.NaN : Number(line.split(' ').pop());
-};
+import { counter, fixture, getSlo, IDP_SLO, live, otherIdpKeys, postSlo, request, response, signIn } from './slo-fixtures.js';
 
 t.test('IdP-initiated LogoutRequest refusals: 4xx page, reason logged and counted, nothing revoked', async (t) => {
   const { db, svc } = await fixture(t);
   const idp = svc.idp;
-  const otherIdp = await (other ??= generateIdpKeys('another IdP'));
+  const otherIdp = await otherIdpKeys();
   const now = Date.now();
   const replayed = request();
   const replayQuery = redirectQuery('SAMLRequest', replayed.xml, idp.key);
@@ -188,120 +127,6 @@ t.test('IdP-initiated logout reaches two authz replicas within a second', async 
   }));
   t.comment(`refused by both replicas after ${seen.map((x) => x.toFixed(1)).join(', ')} ms`);
   t.ok(Math.max(...seen) < 1000, 'both refuse within 1 s');
-});
-
-t.test('SP-initiated logout: a signed LogoutRequest to the IdP; its LogoutResponse completes it once', async (t) => {
-  const { sp, svc } = await fixture(t);
-  const url = await continueWithSingleLogout(svc.app.db.kysely, envIdp(svc.config), { nameId: 'alice@example.com', sessionIndex: '_s1' }, 'https://app.test.example/bye');
-  t.ok(url?.startsWith(`${IDP_SLO}?SAMLRequest=`), 'HTTP-Redirect to the IdP SLO URL');
-  const sent = readSignedRedirect(url!.slice(url!.indexOf('?') + 1), sp.cert);
-  t.match(sent.xml, /<saml:NameID Format="urn:oasis:names:tc:SAML:1\.1:nameid-format:emailAddress">alice@example\.com<\/saml:NameID>/);
-  t.match(sent.xml, /<samlp:SessionIndex>_s1<\/samlp:SessionIndex>/);
-  t.match(sent.xml, new RegExp(`Destination="${IDP_SLO}"`));
-  const id = /ID="([^"]+)"/.exec(sent.xml)![1]!;
-  t.equal(await svc.app.db.kysely.selectFrom('saml_logout_pending').select('return_url').where('request_id', '=', id).executeTakeFirst().then((r) => r?.return_url), 'https://app.test.example/bye');
-
-  const otherIdp = await (other ??= generateIdpKeys('another IdP'));
-  const rows: Array<[string, string, number, string]> = [
-    ['unknown InResponseTo', redirectQuery('SAMLResponse', response('_never_sent').xml, svc.idp.key), 403, 'unknown_in_response_to'],
-    ['no InResponseTo', redirectQuery('SAMLResponse', response(null).xml, svc.idp.key), 403, 'unknown_in_response_to'],
-    ['unsigned', redirectQuery('SAMLResponse', response(id).xml, svc.idp.key, { sha: null }), 403, 'unsigned'],
-    ['signed by another key', redirectQuery('SAMLResponse', response(id).xml, otherIdp.key), 403, 'bad_signature'],
-    ['wrong issuer', redirectQuery('SAMLResponse', response(id, { issuer: 'https://evil.example' }).xml, svc.idp.key), 403, 'wrong_issuer'],
-    ['wrong destination', redirectQuery('SAMLResponse', response(id, { destination: 'https://other.example/slo' }).xml, svc.idp.key), 403, 'wrong_destination'],
-    ['IssueInstant too old', redirectQuery('SAMLResponse', response(id, { issueInstant: new Date(Date.now() - 3_600_000) }).xml, svc.idp.key), 403, 'expired'],
-    ['SHA-1', redirectQuery('SAMLResponse', response(id).xml, svc.idp.key, { sha: 'sha1' }), 403, 'weak_algorithm'],
-  ];
-  for (const [name, query, status, reason] of rows) {
-    const res = await getSlo(svc.app, query);
-    t.equal(res.statusCode, status, `${name}: ${status}`);
-    t.ok(svc.logs.find((l) => l.msg === 'SAML logout message refused' && l.reason === reason).length > 0, `${name}: ${reason}`);
-  }
-  t.ok(await svc.app.db.kysely.selectFrom('saml_logout_pending').select('request_id').where('request_id', '=', id).executeTakeFirst(), 'refusals did not spend the request');
-
-  const done = await getSlo(svc.app, redirectQuery('SAMLResponse', response(id).xml, svc.idp.key));
-  t.equal(done.statusCode, 303, 'completed');
-  t.equal(done.headers.location, 'https://app.test.example/bye', 'to the return URL kept with the request');
-  const again = await getSlo(svc.app, redirectQuery('SAMLResponse', response(id).xml, svc.idp.key));
-  t.equal(again.statusCode, 403, 'single use');
-
-  const url2 = await continueWithSingleLogout(svc.app.db.kysely, envIdp(svc.config), { nameId: 'alice@example.com' }, null);
-  const id2 = /ID="([^"]+)"/.exec(readSignedRedirect(url2!.split('?')[1]!, sp.cert).xml)![1]!;
-  const r2 = response(id2, { status: 'urn:oasis:names:tc:SAML:2.0:status:Success', secondStatus: 'urn:oasis:names:tc:SAML:2.0:status:PartialLogout' });
-  const partial = await postSlo(svc.app, { SAMLResponse: signPost(r2.xml, r2.id, svc.idp) });
-  t.equal(partial.statusCode, 200, 'HTTP-POST LogoutResponse accepted');
-  t.match(partial.body, /could not sign you out everywhere/, 'a partial logout is said');
-  t.equal(await counter(svc.app, 'saml_slo_total', 'direction="sp_initiated",result="partial"'), 1);
-  t.equal(await counter(svc.app, 'saml_slo_total', 'direction="sp_initiated",result="completed"'), 1);
-
-  const url3 = await continueWithSingleLogout(svc.app.db.kysely, envIdp(svc.config), { nameId: 'alice@example.com' }, null);
-  const id3 = /ID="([^"]+)"/.exec(readSignedRedirect(url3!.split('?')[1]!, sp.cert).xml)![1]!;
-  const page = await getSlo(svc.app, redirectQuery('SAMLResponse', response(id3).xml, svc.idp.key));
-  t.equal(page.statusCode, 200);
-  t.match(page.body, /<h1>Signed out<\/h1>/, 'the signed-out page');
-});
-
-t.test('without SLO configured there is no /saml/slo and no continuation', async (t) => {
-  const db = await withDb(t);
-  const svc = await buildTokenService(t, { databaseUrl: db.url });
-  t.equal((await getSlo(svc.app, 'SAMLRequest=x')).statusCode, 404);
-  t.equal(await continueWithSingleLogout(svc.app.db.kysely, envIdp(svc.config), { nameId: 'alice@example.com' }, null), undefined);
-});
-
-t.test('the LogoutRequest we send inflates to the XML we signed', async (t) => {
-  const { svc } = await fixture(t);
-  const url = new URL((await continueWithSingleLogout(svc.app.db.kysely, envIdp(svc.config), { nameId: 'a&b@example.com' }, null))!);
-  const xml = inflateRawSync(Buffer.from(url.searchParams.get('SAMLRequest')!, 'base64')).toString();
-  t.match(xml, /a&amp;b@example\.com/, 'escaped');
-  t.notMatch(xml, /SessionIndex/, 'no SessionIndex when the session had none');
-});
-
-t.test('a browser sign-out continues at the IdP with the session\'s NameID, format and SessionIndex, and ends on rd', async (t) => {
-  const { db, sp, svc } = await fixture(t);
-  const signed = await svc.sign({ nameId: 'alice@example.com', email: 'alice@example.com', sessionIndex: '_idp_session_7' });
-  const acs = await svc.app.inject({
-    method: 'POST', url: '/saml/acs', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
-    payload: new URLSearchParams({ SAMLResponse: signed.samlResponse, RelayState: 'https://app.test.example/' }).toString(),
-  });
-  t.equal(acs.statusCode, 303, 'signed in');
-  const cookies = [acs.headers['set-cookie'] ?? []].flat().map((c) => String(c).split(';', 1)[0]).join('; ');
-  const out = await svc.app.inject({
-    method: 'POST', url: '/logout',
-    headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', cookie: cookies },
-    payload: new URLSearchParams({ rd: 'https://app.test.example/bye' }).toString(),
-  });
-  t.equal(out.statusCode, 303);
-  const location = String(out.headers.location);
-  t.ok(location.startsWith(`${IDP_SLO}?SAMLRequest=`), 'continues at the IdP');
-  const sent = readSignedRedirect(location.slice(location.indexOf('?') + 1), sp.cert);
-  t.match(sent.xml, /<saml:NameID Format="urn:oasis:names:tc:SAML:1\.1:nameid-format:emailAddress">alice@example\.com<\/saml:NameID>/);
-  t.match(sent.xml, /<samlp:SessionIndex>_idp_session_7<\/samlp:SessionIndex>/);
-  const live = await db.kysely.selectFrom('issued_tokens').select('jti').where('revoked_at', 'is', null).execute();
-  t.same(live, [], 'the local session already ended');
-  t.equal(svc.logs.find((l) => l.event === 'slo_out' && l.result === 'started').length, 1, 'audited');
-
-  const id = /ID="([^"]+)"/.exec(sent.xml)![1]!;
-  const back = await getSlo(svc.app, redirectQuery('SAMLResponse', response(id).xml, svc.idp.key));
-  t.equal(back.statusCode, 303);
-  t.equal(back.headers.location, 'https://app.test.example/bye', 'the allowed rd, kept with the request');
-});
-
-t.test('the sweep deletes expired logout ids and keeps live ones', async (t) => {
-  const { db } = await fixture(t);
-  const past = new Date(Date.now() - 1000);
-  const future = new Date(Date.now() + 60_000);
-  await db.kysely.insertInto('saml_logout_seen').values([
-    { idp_issuer: IDP_ISSUER, request_id: '_old', expires_at: past },
-    { idp_issuer: IDP_ISSUER, request_id: '_new', expires_at: future },
-  ]).execute();
-  await db.kysely.insertInto('saml_logout_pending').values([
-    { request_id: '_p_old', return_url: null, expires_at: past },
-    { request_id: '_p_new', return_url: null, expires_at: future },
-  ]).execute();
-  t.same(await sweepLogoutIds(db.kysely), { logoutSeen: 1, logoutPending: 1 });
-  t.same((await db.kysely.selectFrom('saml_logout_seen').select('request_id').execute()).map((r) => r.request_id), ['_new']);
-  t.same((await db.kysely.selectFrom('saml_logout_pending').select('request_id').execute()).map((r) => r.request_id), ['_p_new']);
-  t.same(await sweepLogoutIds(db.kysely), { logoutSeen: 0, logoutPending: 0 }, 'idempotent');
 });
 
 t.test('hostile input to /saml/slo is a 4xx, never a 5xx, and revokes nothing', async (t) => {
