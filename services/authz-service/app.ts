@@ -21,7 +21,7 @@ export interface BuildOptions {
 declare module 'fastify' {
   interface FastifyInstance {
     /** Internals tests and benchmarks look at: the liveness cache, the live policy, the listener. */
-    authz: { liveness: LivenessCache; policy: LivePolicy; listener: RevocationListener; keys: KeySource; upstream: UpstreamAssertions | null };
+    authz: { liveness: LivenessCache; policy: LivePolicy; listener: RevocationListener; keys: KeySource; upstream: UpstreamAssertions | null; frontDoor: FrontDoor };
   }
 }
 
@@ -107,7 +107,7 @@ export async function buildApp(config: AuthzServiceConfig, opts: BuildOptions = 
     keys.stop();
     await listener.stop();
   });
-  app.decorate('authz', { liveness, policy, listener, keys, upstream });
+  app.decorate('authz', { liveness, policy, listener, keys, upstream, frontDoor: door });
   supportEveryMethod(app);
   const decide = authDecider({ config, metrics, audit, policy, keys, liveness, upstream });
   await app.register(auth, { decide, envoyPathPrefix: config.frontEnd === 'envoy' ? config.envoyPathPrefix : null });

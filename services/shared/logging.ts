@@ -48,7 +48,7 @@ export function accessLineSink(destination: NodeJS.WritableStream | undefined, b
   if (destination !== undefined) return { write: (line) => void destination.write(line) };
   const batched = new BatchedLines(1, bufferBytes);
   setInterval(() => batched.flush(), 1000).unref();
-  process.once('exit', () => batched.flush());
+  process.once('exit', () => batched.flush(2000));
   return batched;
 }
 
@@ -73,21 +73,38 @@ class BatchedLines implements LineSink {
     if (this.pending.length >= this.bufferBytes) this.flush();
   }
 
-  flush(): void {
+  /**
+   * Writes what is buffered. A full pipe (EAGAIN: the reader of stdout is behind, and stdout was made
+   * non-blocking by someone) is waited for in steps of 1 ms, up to `patienceMs`; what is still unwritten
+   * then waits for the next flush (bounded: beyond MAX_BACKLOG_BYTES it is dropped). stdout gone
+   * (EPIPE): the batch is dropped.
+   */
+  flush(patienceMs = 50): void {
     if (this.pending === '' && this.backlog === null) return;
     const fresh = Buffer.from(this.pending);
     this.pending = '';
     const data = this.backlog === null ? fresh : Buffer.concat([this.backlog, fresh]);
     this.backlog = null;
     let offset = 0;
-    try {
-      while (offset < data.length) offset += writeSync(this.fd, data, offset);
-    } catch (err) {
-      // A full pipe: keep the rest for the next flush (bounded). stdout gone (EPIPE): drop the batch.
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && data.length - offset <= MAX_BACKLOG_BYTES) this.backlog = data.subarray(offset);
+    let waited = 0;
+    while (offset < data.length) {
+      try {
+        offset += writeSync(this.fd, data, offset);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+        if (waited++ < patienceMs) {
+          Atomics.wait(PAUSE, 0, 0, 1);
+          continue;
+        }
+        if (data.length - offset <= MAX_BACKLOG_BYTES) this.backlog = data.subarray(offset);
+        return;
+      }
     }
   }
 }
+
+/** Something to wait on for a millisecond (Atomics.wait on a value that never changes). */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * A request's id: an upstream request id is kept when it is well-formed (it ties our line to NGINX's),
