@@ -1,8 +1,9 @@
 /**
- * `node --import tsx test/bench/profile.ts [--seconds 15]`: profiles the authz hot path. Starts the
- * authz-service from dist/ under `node --cpu-prof` on the server core, loads it as bench 1 does (a
+ * `node --import tsx test/bench/profile.ts [--seconds 15] [--bare]`: profiles the authz hot path. Starts
+ * the authz-service from dist/ under `node --cpu-prof` on the server core, loads it as bench 1 does (a
  * valid cached token on an allowed route, 50 connections), stops it, and prints the top self-time
  * functions and files. The .cpuprofile is kept in bench-results/ (open it in Chrome DevTools).
+ * `--bare` profiles bench 1's baseline (the bare Fastify route) instead, to compare the two.
  */
 import { copyFile, readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -58,13 +59,16 @@ async function main(): Promise<void> {
     const [live] = await ctx.mintTokens(1);
     const headers = authHeaders(live!.token);
     const profDir = join(ctx.dir, 'prof');
-    const authz = await ctx.startAuthz('authz-prof', {}, ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
-    const probe = await fetch(`${authz.url}/auth`, { headers });
-    if (probe.status !== 200) throw new Error(`/auth answered ${probe.status}, expected 200`);
-    const [s] = await interleave([{ name: 'authz /auth', pids: () => [authz.proc.pid], load: { url: `${authz.url}/auth`, connections: CONNECTIONS, headers } }], { rounds: 1, seconds }, log);
+    const flags = ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
+    const bare = process.argv.includes('--bare');
+    const server = bare ? await ctx.startBaseline('bare', {}, flags) : await ctx.startAuthz('authz-prof', {}, flags);
+    const url = bare ? `${server.url}/app/home` : `${server.url}/auth`;
+    const probe = await fetch(url, { headers });
+    if (probe.status !== 200) throw new Error(`${url} answered ${probe.status}, expected 200`);
+    const [s] = await interleave([{ name: bare ? 'bare Fastify' : 'authz /auth', pids: () => [server.proc.pid], load: { url, connections: CONNECTIONS, headers } }], { rounds: 1, seconds }, log);
     await ctx.stopAll();
     const [file] = (await readdir(profDir)).filter((f) => f.endsWith('.cpuprofile'));
-    if (!file) throw new Error('the authz-service wrote no .cpuprofile');
+    if (!file) throw new Error('the server wrote no .cpuprofile');
     const profile = JSON.parse(await readFile(join(profDir, file), 'utf8')) as CpuProfile;
     const times = selfTimes(profile, root);
     log(`\n${fmt(s!.rps, 0)} req/s, ${fmt(s!.cpuUsPerRequest, 1)} µs CPU/request under the profiler; ${fmt(times.totalMs, 0)} ms busy (percentages below are of that)\n`);

@@ -120,8 +120,8 @@ export class BenchContext {
   }
 
   /** A compiled baseline server. */
-  startBaseline(name: ServerName, env: Record<string, string> = {}): Promise<Service> {
-    return this.spawnNode(name, [this.servers[name]], env);
+  startBaseline(name: ServerName, env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Service> {
+    return this.spawnNode(name, [this.servers[name]], env, nodeFlags);
   }
 
   track(proc: Spawned): void {
