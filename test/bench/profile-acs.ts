@@ -3,7 +3,8 @@
  * token-service from dist/ under `node --cpu-prof` on the server core with bench 6's settings, sends it
  * distinct signed SAML Responses as bench 6 does (10 connections), stops it, and prints the top
  * self-time functions and files and the inclusive time of the token-service's own functions. The
- * .cpuprofile is kept in bench-results/ (open it in Chrome DevTools).
+ * .cpuprofile is kept in bench-results/ (open it in Chrome DevTools). `--baseline validate` (or
+ * `node-saml`) profiles that baseline server of bench 6 instead, to compare with.
  */
 import { copyFile, readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -60,6 +61,8 @@ function times(profile: CpuProfile, root: string) {
 async function main(): Promise<void> {
   const arg = process.argv.indexOf('--requests');
   const requests = arg > 0 ? Number(process.argv[arg + 1]) : 1500;
+  const b = process.argv.indexOf('--baseline');
+  const baseline = b > 0 ? process.argv[b + 1] : undefined;
   const root = fileURLToPath(new URL('../..', import.meta.url));
   const log = (line: string) => process.stdout.write(`${line}\n`);
   pin(process.pid, LOAD_CORE);
@@ -77,18 +80,21 @@ async function main(): Promise<void> {
     }
     const profDir = join(ctx.dir, 'prof');
     const entry = join(root, 'dist', 'services', 'token-service', 'main.js');
-    const ts = await ctx.spawnNode('token-service-prof', ['--enable-source-maps', entry], {
-      DATABASE_URL: ctx.databaseUrl, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', SHUTDOWN_DELAY_SECONDS: '0',
-      SAML_IDP_CERT: idp.cert, SAML_IDP_ISSUER: IDP_ISSUER, SAML_IDP_SSO_URL: 'https://idp.test.example/sso', SAML_SP_ENTITY_ID: SP_ENTITY,
-      SAML_ACS_URL: ACS_URL, JWT_PRIVATE_KEY: ctx.jwtKey.privatePem, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, RATE_LIMIT_MAX: '1000000',
-      SWEEP_INTERVAL_SECONDS: '0', SAML_ALLOW_IDP_INITIATED: 'true',
-    }, ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
+    const env = { SAML_IDP_CERT: idp.cert, SAML_IDP_ISSUER: IDP_ISSUER, SAML_IDP_SSO_URL: 'https://idp.test.example/sso', SAML_SP_ENTITY_ID: SP_ENTITY, SAML_ACS_URL: ACS_URL };
+    const flags = ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
+    const ts = baseline
+      ? await ctx.spawnNode('saml-baseline-prof', [ctx.servers['saml-baseline']], { ...env, BASELINE: baseline }, flags)
+      : await ctx.spawnNode('token-service-prof', ['--enable-source-maps', entry], {
+        ...env, DATABASE_URL: ctx.databaseUrl, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', SHUTDOWN_DELAY_SECONDS: '0',
+        JWT_PRIVATE_KEY: ctx.jwtKey.privatePem, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, RATE_LIMIT_MAX: '1000000',
+        SWEEP_INTERVAL_SECONDS: '0', SAML_ALLOW_IDP_INITIATED: 'true',
+      }, flags);
     const [req] = eachBody([]);
     const probe = await fetch(`${ts.url}/saml/acs`, { method: 'POST', headers: req!.headers, body: bodies.shift()! });
     if (probe.status !== 200) {
       throw new Error(`/saml/acs answered ${probe.status} ${await probe.text()}, expected 200; log:\n${(await readFile(ts.proc.logFile, 'utf8')).slice(-3000)}`);
     }
-    const [s] = await interleave([{ name: 'token-service /saml/acs', pids: () => [ts.proc.pid], load: { url: `${ts.url}/saml/acs`, connections: 10, requests: eachBody(bodies) } }], { rounds: 1, amount: requests }, log);
+    const [s] = await interleave([{ name: baseline ? `baseline ${baseline}` : 'token-service /saml/acs', pids: () => [ts.proc.pid], load: { url: `${ts.url}/saml/acs`, connections: 10, requests: eachBody(bodies) } }], { rounds: 1, amount: requests }, log);
     await ctx.stopAll();
     const [file] = (await readdir(profDir)).filter((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error('the token-service wrote no .cpuprofile');
@@ -101,7 +107,7 @@ async function main(): Promise<void> {
     for (const f of t.files) log(`  ${fmt(f.percent, 1).padStart(5)}%  ${f.name}`);
     log('\ninclusive time of our functions:');
     for (const f of t.ours) log(`  ${fmt(f.percent, 1).padStart(5)}%  ${f.name}`);
-    const out = await writeJson(root, { time: new Date().toISOString(), kind: 'profile-acs', load: s, ...t });
+    const out = await writeJson(root, { time: new Date().toISOString(), kind: 'profile-acs', baseline: baseline ?? null, load: s, ...t });
     const kept = out.replace(/\.json$/, '.cpuprofile');
     await copyFile(join(profDir, file), kept);
     log(`\nJSON: ${out}\nprofile: ${kept}`);
