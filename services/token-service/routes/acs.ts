@@ -5,9 +5,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { readCookies, serializeCookie } from '../../shared/cookies.js';
 import { validateFromIdps } from '../saml/validate.js';
 import { SamlRejection, type SamlRejectReason } from '../saml/reasons.js';
-import { consumeRequestId, outstandingRequest, recordAssertion } from '../store/saml.js';
-import { insertToken } from '../store/tokens.js';
-import { insertSession } from '../store/sessions.js';
+import { outstandingRequest } from '../store/saml.js';
+import { recordSignIn } from '../store/sign-in.js';
 import { newSessionSecret, sessionCookie } from '../sessions/cookie.js';
 import { sendPage, signInHref, signInRefusedPage } from '../pages/pages.js';
 import { code, page, paragraph } from '../pages/html.js';
@@ -54,9 +53,9 @@ function wantsJson(req: FastifyRequest): boolean {
 
 /**
  * POST /saml/acs — the Assertion Consumer Service. Validates the SAML response completely (and, for a
- * browser answering a request, the login state), then in one transaction spends the InResponseTo
- * request id, records the assertion id (replay) and writes the token row; only after the commit does
- * the client see the token. Postgres failing means 503 and no token.
+ * browser answering a request, the login state), then in one statement spends the InResponseTo
+ * request id, records the assertion id (replay) and writes the session and the token row; only after it
+ * has committed does the client see the token. Postgres failing means 503 and no token.
  */
 const acs: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
   const { config, metrics, audit } = ctx;
@@ -159,19 +158,12 @@ const acs: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
       const target = returnTo ?? config.defaultReturnUrl;
 
       try {
-        // A refusal is thrown inside: the transaction rolls back (nothing spent) and it is answered below.
-        await app.db.kysely.transaction().execute(async (trx) => {
-          if (requestId !== null && !(await consumeRequestId(trx, requestId, { idpIssuer: assertion.issuer, ...(stateHash === undefined ? {} : { stateHash }) }))) {
-            const outstanding = await outstandingRequest(trx, requestId);
-            const reason = outstanding === undefined ? 'unknown_in_response_to'
-              : outstanding.idpIssuer !== null && outstanding.idpIssuer !== assertion.issuer ? 'idp_mismatch'
-                : stateHash !== undefined ? 'login_state_mismatch' : 'unknown_in_response_to';
-            throw new SamlRejection(reason, `${reason} for assertion ${assertion.assertionId}`);
-          }
-          if (!(await recordAssertion(trx, { assertionId: assertion.assertionId, idpIssuer: assertion.issuer, jti: issued.jti, expiresAt: replayUntil }))) {
-            throw new SamlRejection('replay', `replay for assertion ${assertion.assertionId}`);
-          }
-          await insertSession(trx, {
+        // One statement (store/sign-in.ts): all of it is written or nothing is; a refusal is thrown and
+        // answered below. Nothing was spent then: the request id stays outstanding.
+        const { consumed, recorded } = await recordSignIn(app.db.kysely, {
+          request: requestId === null ? null : { requestId, idpIssuer: assertion.issuer, ...(stateHash === undefined ? {} : { stateHash }) },
+          assertion: { assertionId: assertion.assertionId, idpIssuer: assertion.issuer, jti: issued.jti, expiresAt: replayUntil },
+          session: {
             sid,
             secretHash: secret?.hash ?? null,
             subject: assertion.nameId,
@@ -184,8 +176,8 @@ const acs: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
             createdAt: startedAt,
             idleExpiresAt: new Date(startedAt.getTime() + config.session.idleTimeoutSeconds * 1000),
             expiresAt: sessionEnd,
-          });
-          await insertToken(trx, {
+          },
+          token: {
             sid,
             jti: issued.jti,
             subject: assertion.nameId,
@@ -196,8 +188,16 @@ const acs: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
             clientAddress: req.clientAddress,
             issuedAt: issued.issuedAt,
             expiresAt: issued.expiresAt,
-          });
+          },
         });
+        if (requestId !== null && !consumed) {
+          const outstanding = await outstandingRequest(app.db.kysely, requestId);
+          const reason = outstanding === undefined ? 'unknown_in_response_to'
+            : outstanding.idpIssuer !== null && outstanding.idpIssuer !== assertion.issuer ? 'idp_mismatch'
+              : stateHash !== undefined ? 'login_state_mismatch' : 'unknown_in_response_to';
+          throw new SamlRejection(reason, `${reason} for assertion ${assertion.assertionId}`);
+        }
+        if (!recorded) throw new SamlRejection('replay', `replay for assertion ${assertion.assertionId}`);
       } catch (err) {
         if (err instanceof SamlRejection) return refuse(req, reply, err.reason, err.detail, who);
         databaseUnavailable(req, err, 'token not issued');

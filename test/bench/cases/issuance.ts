@@ -18,7 +18,7 @@ import type { CaseResult } from '../lib/report.js';
 
 const CONNECTIONS = 10;
 
-function eachBody(bodies: readonly string[]): Request[] {
+export function eachBody(bodies: readonly string[]): Request[] {
   let i = 0;
   const headers = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', host: 'auth.test.example' };
   return [{ method: 'POST', path: '/saml/acs', headers, setupRequest: (req) => ({ ...req, body: bodies[i++]! }) }];
@@ -53,6 +53,8 @@ export async function issuance(ctx: BenchContext): Promise<CaseResult> {
   const env = { SAML_IDP_CERT: idp.cert, SAML_IDP_ISSUER: IDP_ISSUER, SAML_IDP_SSO_URL: 'https://idp.test.example/sso', SAML_SP_ENTITY_ID: SP_ENTITY, SAML_ACS_URL: ACS_URL };
   const tokenService = await ctx.startTokenService('token-service', {
     ...env, JWT_PRIVATE_KEY: jwtKey.privatePem, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, RATE_LIMIT_MAX: '1000000', SWEEP_INTERVAL_SECONDS: '0',
+    // The responses are unsolicited (as the baselines accept them, saml-baseline.ts); the service's default is off.
+    SAML_ALLOW_IDP_INITIATED: 'true',
   });
   const baseline = await ctx.startBaseline('saml-baseline', { ...env, BASELINE: 'node-saml' });
   const validate = await ctx.startBaseline('saml-baseline', { ...env, BASELINE: 'validate' });
