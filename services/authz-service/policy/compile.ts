@@ -1,8 +1,10 @@
 /**
  * Compiles a policy into an index so that a decision looks at a handful of candidate rules however
- * many rules there are: per effect, bucketed by method, then by host (exact name, `*.parent`, any),
- * then a segment trie over literal / `*` / `**` nodes. Deny rules live in a separate trie whose
- * literals are case-folded (see foldCase), so deny paths match case-insensitively.
+ * many rules there are: by host (exact name, `*.parent`, any), then a segment trie over literal / `*`
+ * / `**` nodes holding the rules of every method and both effects (each entry says its methods and
+ * effect). Deny rules enter the trie by case-folded literals (see foldCase) and are looked up with the
+ * folded path, so deny paths match case-insensitively. One trie per host bucket, rather than one per
+ * method and effect, keeps the memory a decision touches small: a few map lookups, not a dozen.
  */
 import type { BlockList } from 'node:net';
 import { parseCidrList } from '../../shared/cidr.js';
@@ -15,6 +17,9 @@ import type { Policy, Rule } from './types.js';
 export interface Entry {
   rule: CompiledRule;
   port: string | null;
+  /** the rule's methods (null: any), shared between rules naming the same list */
+  methods: readonly string[] | null;
+  isDeny: boolean;
 }
 
 export class TrieNode {
@@ -26,24 +31,17 @@ export class TrieNode {
   rest: Entry[] | null = null;
 }
 
-export interface HostIndex {
-  exact: Map<string, TrieNode>;
-  /** `*.parent` patterns, keyed by parent */
-  wildcard: Map<string, TrieNode>;
-  any: TrieNode | null;
-}
-
-export interface EffectIndex {
-  byMethod: Map<string, HostIndex>;
-  anyMethod: HostIndex;
-  size: number;
-}
-
 export interface CompiledPolicy {
   policy: Policy;
   rules: readonly CompiledRule[];
-  allow: EffectIndex;
-  deny: EffectIndex;
+  /** one trie per host bucket, for every method and both effects: by exact name */
+  exact: Map<string, TrieNode>;
+  /** `*.parent` patterns, keyed by parent */
+  wildcard: Map<string, TrieNode>;
+  /** rules naming no host */
+  any: TrieNode | null;
+  /** some rule is a deny: the path needs folding too */
+  hasDeny: boolean;
   /** some rule has a network condition: the client address needs parsing */
   hasNetworkConditions: boolean;
   /** every rule by id (a decision names its rule by id) */
@@ -51,13 +49,23 @@ export interface CompiledPolicy {
 }
 
 export function compilePolicy(policy: Policy): CompiledPolicy {
-  const allow = newEffectIndex();
-  const deny = newEffectIndex();
   const rules = policy.rules.map(ruleCompiler());
-  for (const r of rules) insertRule(r.isDeny ? deny : allow, r);
-  const hasNetworkConditions = rules.some((r) => r.sourceIps !== null || r.notSourceIps !== null);
-  const byId = new Map(rules.map((r) => [r.id, r]));
-  return { policy, rules, allow, deny, hasNetworkConditions, byId };
+  const compiled: CompiledPolicy = {
+    policy,
+    rules,
+    exact: new Map(),
+    wildcard: new Map(),
+    any: null,
+    hasDeny: rules.some((r) => r.isDeny),
+    hasNetworkConditions: rules.some((r) => r.sourceIps !== null || r.notSourceIps !== null),
+    byId: new Map(rules.map((r) => [r.id, r])),
+  };
+  const methodLists = new Map<string, readonly string[]>();
+  for (const r of rules) {
+    const m = r.rule.methods;
+    insertRule(compiled, r, m === null ? null : shared(methodLists, JSON.stringify(m), () => m));
+  }
+  return compiled;
 }
 
 /**
@@ -102,31 +110,12 @@ function compileRule(rule: Rule, set: Lists<ReadonlySet<string>>, net: Lists<Blo
   };
 }
 
-function newHostIndex(): HostIndex {
-  return { exact: new Map(), wildcard: new Map(), any: null };
-}
-
-function newEffectIndex(): EffectIndex {
-  return { byMethod: new Map(), anyMethod: newHostIndex(), size: 0 };
-}
-
-function insertRule(index: EffectIndex, r: CompiledRule): void {
-  index.size++;
-  const methods = r.rule.methods;
-  const hostIndexes = methods === null ? [index.anyMethod] : methods.map((m) => methodBucket(index, m));
-  for (const hosts of hostIndexes) {
-    for (const h of r.rule.hosts ?? [null]) {
-      const root = h === null ? (hosts.any ??= new TrieNode()) : hostRoot(h.wildcard ? hosts.wildcard : hosts.exact, h.name);
-      const entry: Entry = { rule: r, port: h?.port ?? null };
-      for (const p of r.rule.paths) insertPath(root, p.segments, entry, r.isDeny);
-    }
+function insertRule(index: CompiledPolicy, r: CompiledRule, methods: readonly string[] | null): void {
+  for (const h of r.rule.hosts ?? [null]) {
+    const root = h === null ? (index.any ??= new TrieNode()) : hostRoot(h.wildcard ? index.wildcard : index.exact, h.name);
+    const entry: Entry = { rule: r, port: h?.port ?? null, methods, isDeny: r.isDeny };
+    for (const p of r.rule.paths) insertPath(root, p.segments, entry, r.isDeny);
   }
-}
-
-function methodBucket(index: EffectIndex, method: string): HostIndex {
-  let hosts = index.byMethod.get(method);
-  if (!hosts) index.byMethod.set(method, (hosts = newHostIndex()));
-  return hosts;
 }
 
 function hostRoot(map: Map<string, TrieNode>, name: string): TrieNode {
