@@ -13,22 +13,26 @@ import { foldCase } from './patterns.js';
 import { IDENTITY_KEYS } from './types.js';
 import type { Policy, Rule } from './types.js';
 
-/** A rule reached through one of its host patterns (`port` null: any port). */
+/**
+ * A rule reached through one of its host and path patterns (`port` null: any port), in a list linked
+ * through `next` (one object per rule and list, not an array and its backing store).
+ */
 export interface Entry {
   rule: CompiledRule;
   port: string | null;
   /** the rule's methods (null: any), shared between rules naming the same list */
   methods: readonly string[] | null;
   isDeny: boolean;
+  next: Entry | null;
 }
 
 export class TrieNode {
   literal: Map<string, TrieNode> | null = null;
   star: TrieNode | null = null;
   /** rules whose pattern ends exactly here */
-  end: Entry[] | null = null;
+  end: Entry | null = null;
   /** rules whose pattern ends in `**` here: they match whatever follows, including nothing */
-  rest: Entry[] | null = null;
+  rest: Entry | null = null;
 }
 
 export interface CompiledPolicy {
@@ -61,9 +65,10 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
     byId: new Map(rules.map((r) => [r.id, r])),
   };
   const methodLists = new Map<string, readonly string[]>();
+  const literals = new Map<string, string>();
   for (const r of rules) {
     const m = r.rule.methods;
-    insertRule(compiled, r, m === null ? null : shared(methodLists, JSON.stringify(m), () => m));
+    insertRule(compiled, r, m === null ? null : shared(methodLists, JSON.stringify(m), () => m), literals);
   }
   return compiled;
 }
@@ -110,11 +115,14 @@ function compileRule(rule: Rule, set: Lists<ReadonlySet<string>>, net: Lists<Blo
   };
 }
 
-function insertRule(index: CompiledPolicy, r: CompiledRule, methods: readonly string[] | null): void {
+/** `literals`: one string per distinct trie key, so that a decision compares against a few shared ones. */
+function insertRule(index: CompiledPolicy, r: CompiledRule, methods: readonly string[] | null, literals: Map<string, string>): void {
   for (const h of r.rule.hosts ?? [null]) {
     const root = h === null ? (index.any ??= new TrieNode()) : hostRoot(h.wildcard ? index.wildcard : index.exact, h.name);
-    const entry: Entry = { rule: r, port: h?.port ?? null, methods, isDeny: r.isDeny };
-    for (const p of r.rule.paths) insertPath(root, p.segments, entry, r.isDeny);
+    for (const p of r.rule.paths) {
+      const entry: Entry = { rule: r, port: h?.port ?? null, methods, isDeny: r.isDeny, next: null };
+      insertPath(root, p.segments, entry, r.isDeny, literals);
+    }
   }
 }
 
@@ -124,21 +132,24 @@ function hostRoot(map: Map<string, TrieNode>, name: string): TrieNode {
   return node;
 }
 
-function insertPath(root: TrieNode, segments: readonly string[], entry: Entry, fold: boolean): void {
+function insertPath(root: TrieNode, segments: readonly string[], entry: Entry, fold: boolean, literals: Map<string, string>): void {
   let node = root;
   for (const seg of segments) {
     if (seg === '**') {
-      (node.rest ??= []).push(entry);
+      entry.next = node.rest;
+      node.rest = entry;
       return;
     }
     if (seg === '*') node = node.star ??= new TrieNode();
     else {
-      const key = fold ? foldCase(seg) : seg;
+      const folded = fold ? foldCase(seg) : seg;
+      const key = shared(literals, folded, () => folded);
       node.literal ??= new Map();
       let next = node.literal.get(key);
       if (!next) node.literal.set(key, (next = new TrieNode()));
       node = next;
     }
   }
-  (node.end ??= []).push(entry);
+  entry.next = node.end;
+  node.end = entry;
 }

@@ -101,8 +101,8 @@ function walk<S>(node: TrieNode, segments: readonly string[], i: number, effects
   if (node.star && seg !== '') walk(node.star, segments, i + 1, effects, probe);
 }
 
-function offer<S>(entries: readonly Entry[], effects: number, probe: Probe<S>): void {
-  for (const e of entries) {
+function offer<S>(entries: Entry, effects: number, probe: Probe<S>): void {
+  for (let e: Entry | null = entries; e !== null; e = e.next) {
     if ((e.isDeny ? effects & DENY : effects & ALLOW) === 0) continue;
     if (e.methods === null || e.methods.includes(probe.method)) probe.visit(probe.state, e);
   }
