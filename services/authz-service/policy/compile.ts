@@ -14,16 +14,15 @@ import { IDENTITY_KEYS } from './types.js';
 import type { Policy, Rule } from './types.js';
 
 /**
- * A rule reached through one of its host and path patterns (`port` null: any port), in a list linked
- * through `next` (one object per rule and list, not an array and its backing store).
+ * A rule as one of its host and path patterns reaches it: the compiled rule's fields themselves (not
+ * a pointer to them, one object less to fetch per candidate), the host pattern's port (null: any),
+ * the rule's methods (null: any; one array per distinct list) and the next rule in the trie node's
+ * list (a linked list: no array and backing store to reach).
  */
-export interface Entry {
-  rule: CompiledRule;
-  port: string | null;
-  /** the rule's methods (null: any), shared between rules naming the same list */
-  methods: readonly string[] | null;
-  isDeny: boolean;
+export interface Entry extends CompiledRule {
   next: Entry | null;
+  methods: readonly string[] | null;
+  port: string | null;
 }
 
 export class TrieNode {
@@ -96,22 +95,23 @@ type Lists<T> = (l: readonly string[] | null) => T | null;
 
 function compileRule(rule: Rule, set: Lists<ReadonlySet<string>>, net: Lists<BlockList>): CompiledRule {
   const c = rule.conditions;
+  // What a decision reads first, so that it shares the fewest cache lines.
   return {
-    rule,
-    id: rule.id,
-    index: rule.index,
     isDeny: rule.effect === 'deny',
+    index: rule.index,
     isPublic: rule.public,
     identityConditions: IDENTITY_KEYS.some((k) => c[k] !== null),
     subjects: set(c.subjects),
-    groups: set(c.groups),
-    idps: set(c.idps),
     notSubjects: set(c.notSubjects),
+    groups: set(c.groups),
     notGroups: set(c.notGroups),
+    idps: set(c.idps),
     sourceIps: net(c.sourceIps),
     notSourceIps: net(c.notSourceIps),
+    id: rule.id,
     upstreamJwt: rule.upstreamJwt,
     audience: rule.audience,
+    rule,
   };
 }
 
@@ -120,7 +120,7 @@ function insertRule(index: CompiledPolicy, r: CompiledRule, methods: readonly st
   for (const h of r.rule.hosts ?? [null]) {
     const root = h === null ? (index.any ??= new TrieNode()) : hostRoot(h.wildcard ? index.wildcard : index.exact, h.name);
     for (const p of r.rule.paths) {
-      const entry: Entry = { rule: r, port: h?.port ?? null, methods, isDeny: r.isDeny, next: null };
+      const entry: Entry = { next: null, methods, port: h?.port ?? null, ...r };
       insertPath(root, p.segments, entry, r.isDeny, literals);
     }
   }

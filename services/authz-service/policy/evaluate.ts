@@ -43,9 +43,8 @@ export function evaluate(compiled: CompiledPolicy, request: RequestFacts, identi
   return ev.verdict.conclude();
 }
 
-function consider(ev: Evaluation, e: Entry): void {
-  if (e.port !== null && e.port !== ev.port) return;
-  const r = e.rule;
+function consider(ev: Evaluation, r: Entry): void {
+  if (r.port !== null && r.port !== ev.port) return;
   const v = ev.verdict;
   const wanted = r.isDeny ? v.deny === null || r.index < v.deny.index : v.wantsAllow(r);
   if (wanted && applies(r, ev.identity ?? ANONYMOUS, ev.client)) v.offer(r);
@@ -57,7 +56,7 @@ function consider(ev: Evaluation, e: Entry): void {
  */
 export function candidates(compiled: CompiledPolicy, request: RequestFacts): string[] {
   const seen = new Map<number, string>();
-  forEachCandidate(compiled, request, splitHost(request.host).name, seen, (s, e) => s.set(e.rule.index, e.rule.id));
+  forEachCandidate(compiled, request, splitHost(request.host).name, seen, (s, e) => s.set(e.index, e.id));
   return [...seen.entries()].sort((a, b) => a[0] - b[0]).map(([, id]) => id);
 }
 
