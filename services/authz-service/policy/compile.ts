@@ -6,11 +6,10 @@
  * folded path, so deny paths match case-insensitively. One trie per host bucket, rather than one per
  * method and effect, keeps the memory a decision touches small: a few map lookups, not a dozen.
  */
-import type { BlockList } from 'node:net';
 import { parseCidrList } from '../../shared/cidr.js';
-import type { CompiledRule } from './decide.js';
+import type { CompiledRule, Conditions } from './decide.js';
 import { foldCase } from './patterns.js';
-import { IDENTITY_KEYS } from './types.js';
+import { CONDITION_KEYS, IDENTITY_KEYS } from './types.js';
 import type { Policy, Rule } from './types.js';
 
 /**
@@ -60,7 +59,7 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
     wildcard: new Map(),
     any: null,
     hasDeny: rules.some((r) => r.isDeny),
-    hasNetworkConditions: rules.some((r) => r.sourceIps !== null || r.notSourceIps !== null),
+    hasNetworkConditions: rules.some((r) => r.when.sourceIps !== null || r.when.notSourceIps !== null),
     byId: new Map(rules.map((r) => [r.id, r])),
   };
   const methodLists = new Map<string, readonly string[]>();
@@ -73,34 +72,33 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
 }
 
 /**
- * Compiles rules one by one, sharing one Set or BlockList between the rules whose lists are equal: a
- * large policy repeats a few group lists and networks, and a decision then touches fewer objects.
+ * Compiles rules one by one, sharing one {@link Conditions} between the rules whose conditions are
+ * equal: a large policy repeats a few group lists and networks, and a decision then touches fewer objects.
  */
 function ruleCompiler(): (rule: Rule) => CompiledRule {
-  const sets = new Map<string, ReadonlySet<string>>();
-  const nets = new Map<string, BlockList>();
-  const key = (l: readonly string[]) => JSON.stringify(l);
-  const set = (l: readonly string[] | null) => (l === null ? null : shared(sets, key(l), () => new Set(l)));
-  const net = (l: readonly string[] | null) => (l === null ? null : shared(nets, key(l), () => parseCidrList(l)));
-  return (rule) => compileRule(rule, set, net);
+  const conditions = new Map<string, Conditions>();
+  return (rule) => {
+    const c = rule.conditions;
+    const when = shared(conditions, JSON.stringify(CONDITION_KEYS.map((k) => c[k])), () => compileConditions(c));
+    // What a decision reads first, so that it shares the fewest cache lines.
+    return {
+      isDeny: rule.effect === 'deny',
+      index: rule.index,
+      isPublic: rule.public,
+      identityConditions: IDENTITY_KEYS.some((k) => c[k] !== null),
+      when,
+      id: rule.id,
+      upstreamJwt: rule.upstreamJwt,
+      audience: rule.audience,
+      rule,
+    };
+  };
 }
 
-function shared<T>(cache: Map<string, T>, key: string, make: () => T): T {
-  let value = cache.get(key);
-  if (value === undefined) cache.set(key, (value = make()));
-  return value;
-}
-
-type Lists<T> = (l: readonly string[] | null) => T | null;
-
-function compileRule(rule: Rule, set: Lists<ReadonlySet<string>>, net: Lists<BlockList>): CompiledRule {
-  const c = rule.conditions;
-  // What a decision reads first, so that it shares the fewest cache lines.
+function compileConditions(c: Rule['conditions']): Conditions {
+  const set = (l: readonly string[] | null) => (l === null ? null : new Set(l));
+  const net = (l: readonly string[] | null) => (l === null ? null : parseCidrList(l));
   return {
-    isDeny: rule.effect === 'deny',
-    index: rule.index,
-    isPublic: rule.public,
-    identityConditions: IDENTITY_KEYS.some((k) => c[k] !== null),
     subjects: set(c.subjects),
     notSubjects: set(c.notSubjects),
     groups: set(c.groups),
@@ -108,11 +106,13 @@ function compileRule(rule: Rule, set: Lists<ReadonlySet<string>>, net: Lists<Blo
     idps: set(c.idps),
     sourceIps: net(c.sourceIps),
     notSourceIps: net(c.notSourceIps),
-    id: rule.id,
-    upstreamJwt: rule.upstreamJwt,
-    audience: rule.audience,
-    rule,
   };
+}
+
+function shared<T>(cache: Map<string, T>, key: string, make: () => T): T {
+  let value = cache.get(key);
+  if (value === undefined) cache.set(key, (value = make()));
+  return value;
 }
 
 /** `literals`: one string per distinct trie key, so that a decision compares against a few shared ones. */
