@@ -25,6 +25,9 @@ export interface Entry extends CompiledRule {
 }
 
 export class TrieNode {
+  /** the first literal child in two fields (most nodes have one: no Map to reach), the others in `literal` */
+  key: string | null = null;
+  child: TrieNode | null = null;
   literal: Map<string, TrieNode> | null = null;
   star: TrieNode | null = null;
   /** rules whose pattern ends exactly here */
@@ -143,13 +146,18 @@ function insertPath(root: TrieNode, segments: readonly string[], entry: Entry, f
     if (seg === '*') node = node.star ??= new TrieNode();
     else {
       const folded = fold ? foldCase(seg) : seg;
-      const key = shared(literals, folded, () => folded);
-      node.literal ??= new Map();
-      let next = node.literal.get(key);
-      if (!next) node.literal.set(key, (next = new TrieNode()));
-      node = next;
+      node = literalChild(node, shared(literals, folded, () => folded));
     }
   }
   entry.next = node.end;
   node.end = entry;
+}
+
+function literalChild(node: TrieNode, key: string): TrieNode {
+  if (node.key === null) node.key = key;
+  if (node.key === key) return (node.child ??= new TrieNode());
+  node.literal ??= new Map();
+  let next = node.literal.get(key);
+  if (!next) node.literal.set(key, (next = new TrieNode()));
+  return next;
 }

@@ -95,7 +95,7 @@ function walk<S>(node: TrieNode, segments: readonly string[], i: number, effects
     return;
   }
   const seg = segments[i] as string;
-  const next = node.literal?.get(seg);
+  const next = node.key === seg ? node.child : node.literal?.get(seg);
   if (next) walk(next, segments, i + 1, effects, probe);
   if (node.star && seg !== '') walk(node.star, segments, i + 1, effects, probe);
 }
