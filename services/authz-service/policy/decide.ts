@@ -6,7 +6,7 @@ import type { BlockList } from 'node:net';
 import { ipFamily, normalizeIp, type IpFamily } from '../../shared/cidr.js';
 import type { ConditionKey, Decision, Identity, Rule } from './types.js';
 
-/** A rule's conditions ready for fast checks (null: not named). Rules naming equal lists share one. */
+/** A rule's conditions ready for fast checks (null: not named); rules with equal conditions share one. */
 export interface Conditions {
   subjects: ReadonlySet<string> | null;
   notSubjects: ReadonlySet<string> | null;
