@@ -1,48 +1,52 @@
 /**
  * Compiles a policy into an index so that a decision looks at a handful of candidate rules however
- * many rules there are: per effect, bucketed by method, then by host (exact name, `*.parent`, any),
- * then a segment trie over literal / `*` / `**` nodes. Deny rules live in a separate trie whose
- * literals are case-folded (see foldCase), so deny paths match case-insensitively.
+ * many rules there are: by host (exact name, `*.parent`, any), then a segment trie over literal / `*`
+ * / `**` nodes holding the rules of every method and both effects (each entry says its methods and
+ * effect). Deny rules enter the trie by case-folded literals (see foldCase) and are looked up with the
+ * folded path, so deny paths match case-insensitively. One trie per host bucket, rather than one per
+ * method and effect, keeps the memory a decision touches small: a few map lookups, not a dozen.
  */
 import { parseCidrList } from '../../shared/cidr.js';
-import type { CompiledRule } from './decide.js';
+import type { CompiledRule, Conditions } from './decide.js';
 import { foldCase } from './patterns.js';
-import { IDENTITY_KEYS } from './types.js';
+import { CONDITION_KEYS, IDENTITY_KEYS } from './types.js';
 import type { Policy, Rule } from './types.js';
 
-/** A rule reached through one of its host patterns (`port` null: any port). */
-export interface Entry {
-  rule: CompiledRule;
+/**
+ * A rule as one of its host and path patterns reaches it: the compiled rule's fields themselves (not
+ * a pointer to them, one object less to fetch per candidate), the host pattern's port (null: any),
+ * the rule's methods (null: any; one array per distinct list) and the next rule in the trie node's
+ * list (a linked list: no array and backing store to reach).
+ */
+export interface Entry extends CompiledRule {
+  next: Entry | null;
+  methods: readonly string[] | null;
   port: string | null;
 }
 
 export class TrieNode {
+  /** the first literal child in two fields (most nodes have one: no Map to reach), the others in `literal` */
+  key: string | null = null;
+  child: TrieNode | null = null;
   literal: Map<string, TrieNode> | null = null;
   star: TrieNode | null = null;
   /** rules whose pattern ends exactly here */
-  end: Entry[] | null = null;
+  end: Entry | null = null;
   /** rules whose pattern ends in `**` here: they match whatever follows, including nothing */
-  rest: Entry[] | null = null;
-}
-
-export interface HostIndex {
-  exact: Map<string, TrieNode>;
-  /** `*.parent` patterns, keyed by parent */
-  wildcard: Map<string, TrieNode>;
-  any: TrieNode | null;
-}
-
-export interface EffectIndex {
-  byMethod: Map<string, HostIndex>;
-  anyMethod: HostIndex;
-  size: number;
+  rest: Entry | null = null;
 }
 
 export interface CompiledPolicy {
   policy: Policy;
   rules: readonly CompiledRule[];
-  allow: EffectIndex;
-  deny: EffectIndex;
+  /** one trie per host bucket, for every method and both effects: by exact name */
+  exact: Map<string, TrieNode>;
+  /** `*.parent` patterns, keyed by parent */
+  wildcard: Map<string, TrieNode>;
+  /** rules naming no host */
+  any: TrieNode | null;
+  /** some rule is a deny: the path needs folding too */
+  hasDeny: boolean;
   /** some rule has a network condition: the client address needs parsing */
   hasNetworkConditions: boolean;
   /** every rule by id (a decision names its rule by id) */
@@ -50,63 +54,79 @@ export interface CompiledPolicy {
 }
 
 export function compilePolicy(policy: Policy): CompiledPolicy {
-  const allow = newEffectIndex();
-  const deny = newEffectIndex();
-  const rules = policy.rules.map(compileRule);
-  for (const r of rules) insertRule(r.isDeny ? deny : allow, r);
-  const hasNetworkConditions = rules.some((r) => r.sourceIps !== null || r.notSourceIps !== null);
-  const byId = new Map(rules.map((r) => [r.id, r]));
-  return { policy, rules, allow, deny, hasNetworkConditions, byId };
+  const rules = policy.rules.map(ruleCompiler());
+  const compiled: CompiledPolicy = {
+    policy,
+    rules,
+    exact: new Map(),
+    wildcard: new Map(),
+    any: null,
+    hasDeny: rules.some((r) => r.isDeny),
+    hasNetworkConditions: rules.some((r) => r.when.sourceIps !== null || r.when.notSourceIps !== null),
+    byId: new Map(rules.map((r) => [r.id, r])),
+  };
+  const methodLists = new Map<string, readonly string[]>();
+  const literals = new Map<string, string>();
+  for (const r of rules) {
+    const m = r.rule.methods;
+    insertRule(compiled, r, m === null ? null : shared(methodLists, JSON.stringify(m), () => m), literals);
+  }
+  return compiled;
 }
 
-function compileRule(rule: Rule): CompiledRule {
-  const c = rule.conditions;
-  const set = (l: readonly string[] | null) => (l === null ? null : new Set(l));
-  const net = (l: readonly string[] | null) => (l === null ? null : parseCidrList(l));
-  return {
-    rule,
-    id: rule.id,
-    index: rule.index,
-    isDeny: rule.effect === 'deny',
-    isPublic: rule.public,
-    identityConditions: IDENTITY_KEYS.some((k) => c[k] !== null),
-    subjects: set(c.subjects),
-    groups: set(c.groups),
-    idps: set(c.idps),
-    notSubjects: set(c.notSubjects),
-    notGroups: set(c.notGroups),
-    sourceIps: net(c.sourceIps),
-    notSourceIps: net(c.notSourceIps),
-    upstreamJwt: rule.upstreamJwt,
-    audience: rule.audience,
+/**
+ * Compiles rules one by one, sharing one {@link Conditions} between the rules whose conditions are
+ * equal: a large policy repeats a few group lists and networks, and a decision then touches fewer objects.
+ */
+function ruleCompiler(): (rule: Rule) => CompiledRule {
+  const conditions = new Map<string, Conditions>();
+  return (rule) => {
+    const c = rule.conditions;
+    const when = shared(conditions, JSON.stringify(CONDITION_KEYS.map((k) => c[k])), () => compileConditions(c));
+    // What a decision reads first, so that it shares the fewest cache lines.
+    return {
+      isDeny: rule.effect === 'deny',
+      index: rule.index,
+      isPublic: rule.public,
+      identityConditions: IDENTITY_KEYS.some((k) => c[k] !== null),
+      when,
+      id: rule.id,
+      upstreamJwt: rule.upstreamJwt,
+      audience: rule.audience,
+      rule,
+    };
   };
 }
 
-function newHostIndex(): HostIndex {
-  return { exact: new Map(), wildcard: new Map(), any: null };
+function compileConditions(c: Rule['conditions']): Conditions {
+  const set = (l: readonly string[] | null) => (l === null ? null : new Set(l));
+  const net = (l: readonly string[] | null) => (l === null ? null : parseCidrList(l));
+  return {
+    subjects: set(c.subjects),
+    notSubjects: set(c.notSubjects),
+    groups: set(c.groups),
+    notGroups: set(c.notGroups),
+    idps: set(c.idps),
+    sourceIps: net(c.sourceIps),
+    notSourceIps: net(c.notSourceIps),
+  };
 }
 
-function newEffectIndex(): EffectIndex {
-  return { byMethod: new Map(), anyMethod: newHostIndex(), size: 0 };
+function shared<T>(cache: Map<string, T>, key: string, make: () => T): T {
+  let value = cache.get(key);
+  if (value === undefined) cache.set(key, (value = make()));
+  return value;
 }
 
-function insertRule(index: EffectIndex, r: CompiledRule): void {
-  index.size++;
-  const methods = r.rule.methods;
-  const hostIndexes = methods === null ? [index.anyMethod] : methods.map((m) => methodBucket(index, m));
-  for (const hosts of hostIndexes) {
-    for (const h of r.rule.hosts ?? [null]) {
-      const root = h === null ? (hosts.any ??= new TrieNode()) : hostRoot(h.wildcard ? hosts.wildcard : hosts.exact, h.name);
-      const entry: Entry = { rule: r, port: h?.port ?? null };
-      for (const p of r.rule.paths) insertPath(root, p.segments, entry, r.isDeny);
+/** `literals`: one string per distinct trie key, so that a decision compares against a few shared ones. */
+function insertRule(index: CompiledPolicy, r: CompiledRule, methods: readonly string[] | null, literals: Map<string, string>): void {
+  for (const h of r.rule.hosts ?? [null]) {
+    const root = h === null ? (index.any ??= new TrieNode()) : hostRoot(h.wildcard ? index.wildcard : index.exact, h.name);
+    for (const p of r.rule.paths) {
+      const entry: Entry = { next: null, methods, port: h?.port ?? null, ...r };
+      insertPath(root, p.segments, entry, r.isDeny, literals);
     }
   }
-}
-
-function methodBucket(index: EffectIndex, method: string): HostIndex {
-  let hosts = index.byMethod.get(method);
-  if (!hosts) index.byMethod.set(method, (hosts = newHostIndex()));
-  return hosts;
 }
 
 function hostRoot(map: Map<string, TrieNode>, name: string): TrieNode {
@@ -115,21 +135,29 @@ function hostRoot(map: Map<string, TrieNode>, name: string): TrieNode {
   return node;
 }
 
-function insertPath(root: TrieNode, segments: readonly string[], entry: Entry, fold: boolean): void {
+function insertPath(root: TrieNode, segments: readonly string[], entry: Entry, fold: boolean, literals: Map<string, string>): void {
   let node = root;
   for (const seg of segments) {
     if (seg === '**') {
-      (node.rest ??= []).push(entry);
+      entry.next = node.rest;
+      node.rest = entry;
       return;
     }
     if (seg === '*') node = node.star ??= new TrieNode();
     else {
-      const key = fold ? foldCase(seg) : seg;
-      node.literal ??= new Map();
-      let next = node.literal.get(key);
-      if (!next) node.literal.set(key, (next = new TrieNode()));
-      node = next;
+      const folded = fold ? foldCase(seg) : seg;
+      node = literalChild(node, shared(literals, folded, () => folded));
     }
   }
-  (node.end ??= []).push(entry);
+  entry.next = node.end;
+  node.end = entry;
+}
+
+function literalChild(node: TrieNode, key: string): TrieNode {
+  if (node.key === null) node.key = key;
+  if (node.key === key) return (node.child ??= new TrieNode());
+  node.literal ??= new Map();
+  let next = node.literal.get(key);
+  if (!next) node.literal.set(key, (next = new TrieNode()));
+  return next;
 }

@@ -6,26 +6,31 @@ import type { BlockList } from 'node:net';
 import { ipFamily, normalizeIp, type IpFamily } from '../../shared/cidr.js';
 import type { ConditionKey, Decision, Identity, Rule } from './types.js';
 
-/** A rule with its conditions ready for fast checks. */
+/** A rule's conditions ready for fast checks (null: not named); rules with equal conditions share one. */
+export interface Conditions {
+  subjects: ReadonlySet<string> | null;
+  notSubjects: ReadonlySet<string> | null;
+  groups: ReadonlySet<string> | null;
+  notGroups: ReadonlySet<string> | null;
+  idps: ReadonlySet<string> | null;
+  sourceIps: BlockList | null;
+  notSourceIps: BlockList | null;
+}
+
+/** A rule ready for fast checks. */
 export interface CompiledRule {
-  rule: Rule;
-  id: string;
-  index: number;
   isDeny: boolean;
+  index: number;
   isPublic: boolean;
   /** names subjects, groups, idps, notSubjects or notGroups: signing in could change whether it applies */
   identityConditions: boolean;
-  subjects: ReadonlySet<string> | null;
-  groups: ReadonlySet<string> | null;
-  idps: ReadonlySet<string> | null;
-  notSubjects: ReadonlySet<string> | null;
-  notGroups: ReadonlySet<string> | null;
-  sourceIps: BlockList | null;
-  notSourceIps: BlockList | null;
+  when: Conditions;
+  id: string;
   /** the rule asks for the upstream assertion (policy `upstreamJwt: true`) */
   upstreamJwt: boolean;
   /** the assertion's audience (policy `audience`); null: the request host without port */
   audience: string | null;
+  rule: Rule;
 }
 
 /** The client address, parsed once per decision. */
@@ -53,33 +58,35 @@ export function clientOf(clientIp: string): Client {
  * does not hold, a deny rule's does.
  */
 export function applies(r: CompiledRule, identity: Identity, client: Client): boolean {
-  if (r.subjects !== null && !r.subjects.has(identity.subject)) return false;
-  if (r.notSubjects !== null && r.notSubjects.has(identity.subject)) return false;
-  if (r.groups !== null && !anyIn(identity.groups, r.groups)) return false;
-  if (r.notGroups !== null && anyIn(identity.groups, r.notGroups)) return false;
-  if (r.idps !== null && !fromIdp(r.idps, identity.idp, r.isDeny)) return false;
-  if (r.sourceIps !== null && !inNetwork(r.sourceIps, client, r.isDeny)) return false;
-  if (r.notSourceIps !== null && inNetwork(r.notSourceIps, client, !r.isDeny)) return false;
+  const c = r.when;
+  if (c.subjects !== null && !c.subjects.has(identity.subject)) return false;
+  if (c.notSubjects !== null && c.notSubjects.has(identity.subject)) return false;
+  if (c.groups !== null && !anyIn(identity.groups, c.groups)) return false;
+  if (c.notGroups !== null && anyIn(identity.groups, c.notGroups)) return false;
+  if (c.idps !== null && !fromIdp(c.idps, identity.idp, r.isDeny)) return false;
+  if (c.sourceIps !== null && !inNetwork(c.sourceIps, client, r.isDeny)) return false;
+  if (c.notSourceIps !== null && inNetwork(c.notSourceIps, client, !r.isDeny)) return false;
   return true;
 }
 
 /** One condition, for explanations (slow path); {@link applies} is the conjunction of these. */
 export function holds(r: CompiledRule, key: ConditionKey, identity: Identity, client: Client): boolean {
+  const c = r.when;
   switch (key) {
     case 'subjects':
-      return r.subjects?.has(identity.subject) ?? true;
+      return c.subjects?.has(identity.subject) ?? true;
     case 'notSubjects':
-      return !(r.notSubjects?.has(identity.subject) ?? false);
+      return !(c.notSubjects?.has(identity.subject) ?? false);
     case 'groups':
-      return r.groups === null || anyIn(identity.groups, r.groups);
+      return c.groups === null || anyIn(identity.groups, c.groups);
     case 'notGroups':
-      return r.notGroups === null || !anyIn(identity.groups, r.notGroups);
+      return c.notGroups === null || !anyIn(identity.groups, c.notGroups);
     case 'idps':
-      return r.idps === null || fromIdp(r.idps, identity.idp, r.isDeny);
+      return c.idps === null || fromIdp(c.idps, identity.idp, r.isDeny);
     case 'sourceIps':
-      return r.sourceIps === null || inNetwork(r.sourceIps, client, r.isDeny);
+      return c.sourceIps === null || inNetwork(c.sourceIps, client, r.isDeny);
     case 'notSourceIps':
-      return r.notSourceIps === null || !inNetwork(r.notSourceIps, client, !r.isDeny);
+      return c.notSourceIps === null || !inNetwork(c.notSourceIps, client, !r.isDeny);
   }
 }
 
