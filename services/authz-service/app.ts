@@ -9,7 +9,7 @@ import { LivenessCache } from './tokens/liveness.js';
 import { RevocationListener } from './tokens/listener.js';
 import { sendNotification } from './tokens/store.js';
 import auth, { supportEveryMethod } from './routes/auth.js';
-import { authDecider } from './routes/decide.js';
+import { authDecider } from './routes/auth-decision.js';
 import { authFrontDoor } from './routes/front-door.js';
 import jwks from './routes/jwks.js';
 import { UpstreamAssertions } from './upstream/assertions.js';

@@ -1,6 +1,6 @@
 import { METHODS } from 'node:http';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
-import type { AuthRequest, Decide } from './decide.js';
+import type { AuthRequest, Decide } from './auth-decision.js';
 
 /** Every method Node's parser knows (CONNECT never reaches a route): an auth subrequest keeps the original one. */
 const ALL_METHODS = METHODS.filter((m) => m !== 'CONNECT');
@@ -15,7 +15,7 @@ export function supportEveryMethod(app: FastifyInstance): void {
 /**
  * `/auth` (and Envoy's path prefix) as Fastify routes: every request the front door
  * (routes/front-door.ts) leaves to the router — Envoy's, a request with a body, an unusual URL form,
- * anything during shutdown — is decided here by the same `decide` (routes/decide.ts). Reads no body.
+ * anything during shutdown — is decided here by the same `decide` (routes/auth-decision.ts). Reads no body.
  */
 const auth: FastifyPluginAsync<{ decide: Decide; envoyPathPrefix: string | null }> = async (app, { decide, envoyPathPrefix }) => {
   // No body is read: any content type is accepted and left unparsed.

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AccessLine } from '../../shared/access-log.js';
-import type { AuthRequest, Decide } from './decide.js';
+import type { AuthRequest, Decide } from './auth-decision.js';
 
 export interface FrontDoorOptions {
   decide: Decide;
@@ -21,7 +21,7 @@ const INTERNAL_ERROR = JSON.stringify({ error: 'internal_error', message: 'inter
 
 /**
  * The `/auth` front door: answers NGINX's and Traefik's decision requests (`/auth`, `/auth?…`, no
- * body) before Fastify's router, with the same decision (routes/decide.ts), the same request id,
+ * body) before Fastify's router, with the same decision (routes/auth-decision.ts), the same request id,
  * access line and latency histogram, and the same 500 for a programming error. Everything else —
  * another path or URL form, a request with a body, Envoy's path prefix, any request once shutdown has
  * begun — returns false and goes to Fastify, whose `/auth` route decides it the same way. What this

@@ -3,7 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import { buildApp } from '../../../services/authz-service/app.js';
 import { loadAuthzServiceConfig } from '../../../services/authz-service/config.js';
-import { authDecider } from '../../../services/authz-service/routes/decide.js';
+import { authDecider } from '../../../services/authz-service/routes/auth-decision.js';
 import { readOriginalRequest } from '../../../services/authz-service/request/front-end.js';
 import { normalizePath } from '../../../services/authz-service/request/path.js';
 import { presentedToken } from '../../../services/shared/cookies.js';
