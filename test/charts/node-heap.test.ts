@@ -7,6 +7,7 @@ import { helmBinary } from './helm.js';
 import { one, render, template, type RenderOptions } from './render.js';
 import { AUTHZ_SERVICE_SET, TOKEN_SERVICE_SET, makeSecretFiles } from './fixtures.js';
 import { container, podSpec } from './pod-asserts.js';
+import { CHART_NODE_OPTIONS, heapSizing } from '../bench/cases/memory.js';
 
 // nodeHeap (charts/saml-authz-common/templates/_nodeheap.tpl): NODE_OPTIONS sized from the container's
 // memory limit, the operator's own NODE_OPTIONS winning, and the refusals, in both charts.
@@ -106,4 +107,11 @@ t.test('Node takes the rendered flags, and the heap they give fits the limit', a
     t.ok(heapMiB >= limitMiB / 2, `${chart}: heap limit ${heapMiB} MiB, at least the old space`);
     t.ok(heapMiB < limitMiB * 0.75, `${chart}: heap limit ${heapMiB} MiB leaves a quarter of ${limit} for the rest`);
   }
+});
+
+t.test('bench 7 runs the authz-service with the NODE_OPTIONS the chart renders by default', async (t) => {
+  t.same(nodeOptions('authz-service', authz), [{ name: 'NODE_OPTIONS', value: CHART_NODE_OPTIONS }], 'test/bench/cases/memory.ts mirrors the chart');
+  t.same(heapSizing(undefined).env, { NODE_OPTIONS: CHART_NODE_OPTIONS }, 'by default');
+  t.same(heapSizing('  '), { env: {}, flags: [], label: "no heap flags: Node's own sizing (BENCH7_NODE_FLAGS empty)" }, 'BENCH7_NODE_FLAGS empty: Node sizes its heap');
+  t.same(heapSizing('--max-semi-space-size=8').flags, ['--max-semi-space-size=8'], 'BENCH7_NODE_FLAGS replaces the chart\'s');
 });
