@@ -11,6 +11,11 @@
 # dependencies only; they run as the numeric non-root user 10001 from a read-only root filesystem
 # (nothing is written outside a mounted /tmp), and node is PID 1 through an exec-form CMD, so SIGTERM
 # reaches it and the services' graceful shutdown runs.
+# No heap flags in the images (no NODE_OPTIONS, none on the CMD line): the heap belongs to the memory
+# limit, which only the deployment knows. The charts render NODE_OPTIONS from resources.limits.memory
+# (values nodeHeap.*); with plain docker, pass the same, e.g.
+#   docker run -m 384m -e NODE_OPTIONS="--max-old-space-size=192 --max-semi-space-size=8" …
+# A heap flag on the CMD line would silently override NODE_OPTIONS (node reads its command line last).
 
 # Pinned by tag (Node 24 LTS on Debian bookworm, slim). Override with --build-arg NODE_IMAGE=…@sha256:…
 ARG NODE_IMAGE=node:24.21-bookworm-slim

@@ -88,7 +88,10 @@ t.test('the Deployment: hardened pod, probes, named ports, keys, policy mounted 
   const deploy = one(objects, 'Deployment');
   const spec = podSpec(deploy);
   const c = expectServiceDeployment(t, deploy, { name: 'authz-service', image: 'saml-authz/authz-service:0.1.0', httpPort: 8081, metricsPort: 9465 });
-  t.same(c.env, [{ name: 'DATABASE_URL_FILE', value: '/var/run/secrets/saml-authz/database-url' }]);
+  t.same(c.env, [
+    { name: 'DATABASE_URL_FILE', value: '/var/run/secrets/saml-authz/database-url' },
+    { name: 'NODE_OPTIONS', value: '--max-old-space-size=192 --max-semi-space-size=8' },
+  ]);
   t.same(c.volumeMounts?.find((m) => m.name === 'policy'), { name: 'policy', mountPath: '/etc/saml-authz/policy', readOnly: true });
   t.same(spec.volumes.find((v) => v.name === 'policy'), {
     name: 'policy',
@@ -101,7 +104,7 @@ t.test('the Deployment: hardened pod, probes, named ports, keys, policy mounted 
   t.equal(cm.data.METRICS_PORT, '9465');
   t.notOk('JWT_PUBLIC_KEYS_FILE' in cm.data);
   const keyed = container(podSpec(one(render(CHART, staticKeys), 'Deployment')), 'authz-service');
-  t.same(envNames(keyed), ['DATABASE_URL_FILE', 'JWT_PUBLIC_KEYS_FILE']);
+  t.same(envNames(keyed), ['DATABASE_URL_FILE', 'JWT_PUBLIC_KEYS_FILE', 'NODE_OPTIONS']);
 });
 
 t.test('the policy ConfigMap holds the rules; its edits do not roll the pods; an existing one is used as is', async (t) => {

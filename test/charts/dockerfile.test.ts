@@ -52,6 +52,13 @@ t.test('a target per service, each running node in exec form as a numeric non-ro
   t.notMatch(text, /^USER (root|0)\b/m);
 });
 
+t.test('no heap flags in the images: the charts\' NODE_OPTIONS (nodeHeap) is the only sizing, and a CMD flag would override it', async (t) => {
+  for (const name of ['runtime', 'token-service', 'authz-service']) {
+    t.notMatch(stage(name), /\bNODE_OPTIONS\b/, `${name}: no NODE_OPTIONS`);
+    t.notMatch(stage(name), /--max-(old|semi)-space-size|--max-heap-size/, `${name}: no heap flag on the command line`);
+  }
+});
+
 t.test('the runtime holds production dependencies, dist/, migrations/ and package.json only', async (t) => {
   t.match(stage('prod-deps'), /npm ci --omit=dev/, 'production dependencies only');
   t.match(stage('build'), /npm ci\b/);

@@ -107,6 +107,7 @@ t.test('the Deployment: hardened pod, probes, named ports, secrets as files, spr
     { name: 'DATABASE_URL_FILE', value: '/var/run/secrets/saml-authz/database-url' },
     { name: 'SAML_IDP_CERT_FILE', value: '/var/run/secrets/saml-authz/idp-certificates.pem' },
     { name: 'JWT_PRIVATE_KEY_FILE', value: '/var/run/secrets/saml-authz/jwt-private-keys.pem' },
+    { name: 'NODE_OPTIONS', value: '--max-old-space-size=128 --max-semi-space-size=8' },
   ]);
   const projected = spec.volumes.find((v) => v.name === 'secrets')?.projected as { sources: Array<{ secret: { name: string; items: unknown[] } }> };
   t.same(projected.sources.map((s) => s.secret.name), [FULL, FULL, FULL]);

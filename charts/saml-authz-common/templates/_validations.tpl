@@ -6,7 +6,7 @@ otherwise render nonsense: `{{- include "saml-authz-common.validate" . }}`.
 */}}
 {{- define "saml-authz-common.validate" -}}
 {{- $lines := list }}
-{{- range $check := list "saml-authz-common.validate.image" "saml-authz-common.secrets.validate" "saml-authz-common.validate.shutdown" "saml-authz-common.validate.autoscaling" (printf "%s.validationMessages" $.Chart.Name) }}
+{{- range $check := list "saml-authz-common.validate.image" "saml-authz-common.secrets.validate" "saml-authz-common.validate.shutdown" "saml-authz-common.validate.autoscaling" "saml-authz-common.validate.nodeHeap" (printf "%s.validationMessages" $.Chart.Name) }}
 {{- range (include $check $ | splitList "\n") }}
 {{- if trim . }}{{ $lines = append $lines (trim .) }}{{ end }}
 {{- end }}
