@@ -21,9 +21,12 @@ export interface Spawned {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<void>;
 }
 
-/** Starts `command args` pinned to `core`, stdout and stderr appended to `logFile`. */
+/**
+ * Starts `command args` pinned to `core`, stdout and stderr appended to `logFile` through a pipe, as a
+ * container runtime collects them (`BENCH_STDOUT=file`: straight into the file, as before 2026-12-05).
+ */
 export function spawnPinned(core: string, command: string, args: string[], env: Record<string, string>, logFile: string): Spawned {
-  const fd = openSync(logFile, 'a');
+  const fd = process.env.BENCH_STDOUT === 'file' ? openSync(logFile, 'a') : drainedPipe(logFile);
   const child = spawn('taskset', ['-c', core, command, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`could not start ${command}`);
@@ -127,4 +130,16 @@ export function treeCpuSeconds(roots: readonly number[]): number {
 export function rssBytes(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
+}
+
+/**
+ * stdout as a container runtime gives it: a pipe, read on the load core by a process that is not the
+ * server's child (as containerd's shim is not the pod's), appending to `logFile`. Returns the write end.
+ */
+function drainedPipe(logFile: string): number {
+  const fifo = `${logFile}.fifo`;
+  execFileSync('mkfifo', [fifo]);
+  const reader = spawn('taskset', ['-c', LOAD_CORE, 'sh', '-c', 'exec cat "$0" >> "$1"', fifo, logFile], { stdio: 'ignore', detached: true });
+  reader.unref();
+  return openSync(fifo, 'w');
 }
