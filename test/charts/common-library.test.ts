@@ -7,7 +7,7 @@ import { parse, stringify } from 'yaml';
 import { helm, helmBinary } from './helm.js';
 import { chartDir, one, render, renderNotes, repoRoot, template, type K8sObject, type RenderOptions } from './render.js';
 import { structuralProblems } from './k8s-check.js';
-import { AUTHZ_SERVICE_SET, TOKEN_SERVICE_SET, makeSecretFiles } from './fixtures.js';
+import { makeSecretFiles, minimalRenders } from './fixtures.js';
 import { container, podSpec } from './pod-asserts.js';
 
 // The saml-authz-common library chart and what it gives both charts: vendoring that works offline,
@@ -16,14 +16,7 @@ t.before(() => void helmBinary());
 const secrets = await makeSecretFiles();
 t.teardown(() => secrets.cleanup());
 
-const token: RenderOptions = {
-  set: TOKEN_SERVICE_SET,
-  setFile: { 'secrets.databaseUrl.value': secrets.databaseUrl, 'secrets.jwtPrivateKeys.value': secrets.jwtPrivateKey, 'secrets.idpCertificates.value': secrets.idpCert },
-};
-const authz: RenderOptions = {
-  set: AUTHZ_SERVICE_SET,
-  setFile: { 'secrets.databaseUrl.value': secrets.databaseUrl },
-};
+const { token, authz } = minimalRenders(secrets);
 const charts: Array<[string, RenderOptions]> = [['token-service', token], ['authz-service', authz]];
 const plus = (o: RenderOptions, set: Record<string, string>): RenderOptions => ({ ...o, set: { ...o.set, ...set } });
 let n = 0;

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
+import type { RenderOptions } from './render.js';
 
 export interface SecretFiles {
   dir: string;
@@ -58,3 +59,14 @@ export const AUTHZ_SERVICE_SET = {
   'policy.rules[0].effect': 'allow',
   'policy.rules[0].paths[0]': '/**',
 } as const;
+
+/** Each chart's minimal render: its required settings, and these secrets passed with --set-file. */
+export function minimalRenders(secrets: SecretFiles): { token: RenderOptions; authz: RenderOptions } {
+  return {
+    token: {
+      set: TOKEN_SERVICE_SET,
+      setFile: { 'secrets.databaseUrl.value': secrets.databaseUrl, 'secrets.jwtPrivateKeys.value': secrets.jwtPrivateKey, 'secrets.idpCertificates.value': secrets.idpCert },
+    },
+    authz: { set: AUTHZ_SERVICE_SET, setFile: { 'secrets.databaseUrl.value': secrets.databaseUrl } },
+  };
+}

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { helmBinary } from './helm.js';
 import { one, render, template, type RenderOptions } from './render.js';
-import { AUTHZ_SERVICE_SET, TOKEN_SERVICE_SET, makeSecretFiles } from './fixtures.js';
+import { makeSecretFiles, minimalRenders } from './fixtures.js';
 import { container, podSpec } from './pod-asserts.js';
 import { CHART_NODE_OPTIONS, heapSizing } from '../bench/cases/memory.js';
 
@@ -15,11 +15,7 @@ t.before(() => void helmBinary());
 const secrets = await makeSecretFiles();
 t.teardown(() => secrets.cleanup());
 
-const token: RenderOptions = {
-  set: TOKEN_SERVICE_SET,
-  setFile: { 'secrets.databaseUrl.value': secrets.databaseUrl, 'secrets.jwtPrivateKeys.value': secrets.jwtPrivateKey, 'secrets.idpCertificates.value': secrets.idpCert },
-};
-const authz: RenderOptions = { set: AUTHZ_SERVICE_SET, setFile: { 'secrets.databaseUrl.value': secrets.databaseUrl } };
+const { token, authz } = minimalRenders(secrets);
 const charts: Array<[string, RenderOptions, string]> = [['authz-service', authz, '384Mi'], ['token-service', token, '256Mi']];
 const plus = (o: RenderOptions, set: Record<string, string>): RenderOptions => ({ ...o, set: { ...o.set, ...set } });
 let n = 0;
