@@ -94,6 +94,9 @@ t.test('what the front door leaves to Fastify: other paths and URL forms, a body
     t.equal(res.statusCode, 200, `${name}: decided by the /auth route`);
   }
   taken.length = 0;
+  t.equal((await app.inject({ method: 'GET', url: '/auth', headers: { ...headers, 'content-length': '0' } })).statusCode, 200, 'Content-Length: 0 is no body');
+  t.same(taken, [true], 'and is the front door\'s');
+  taken.length = 0;
   t.equal((await app.inject({ method: 'GET', url: '/auth', headers })).statusCode, 200, 'served before shutdown');
   t.same(taken, [true], 'by the front door');
   app.readiness.shuttingDown = true;

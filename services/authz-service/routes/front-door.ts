@@ -54,7 +54,8 @@ export function authFrontDoor(opts: FrontDoorOptions): (req: IncomingMessage, re
   return (req, res) => {
     const url = req.url!;
     if (!(url === ROUTE || (url.startsWith(ROUTE) && url.charCodeAt(ROUTE.length) === 63 /* ? */))) return false;
-    if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined || closing()) return false;
+    const length = req.headers['content-length'];
+    if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined || closing()) return false;
     const started = performance.now();
     const id = requestId(req);
     const headers: string[] = ['content-length', '0'];
