@@ -120,7 +120,7 @@ export async function buildApp(config: AuthzServiceConfig, opts: BuildOptions = 
     decide,
     requestId: requestIdOf,
     observe: app.observeHttp,
-    accessLine: app.accessLine ?? undefined,
+    accessLine: app.accessLine,
     log: app.log,
     closing: () => closed || app.readiness.shuttingDown,
   });

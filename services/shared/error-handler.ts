@@ -21,6 +21,10 @@ function scrubHeaders(reply: FastifyReply, status: number): void {
   }
 }
 
+/** The body of every 500 (also the authz-service's front door's): the message never leaves the process. */
+export const INTERNAL_ERROR_BODY = { error: 'internal_error', message: 'internal error' } as const;
+const UNAVAILABLE_BODY = { error: 'service_unavailable', message: 'service temporarily unavailable' } as const;
+
 /**
  * Errors a client caused keep their status and a short coded message; everything else is a 5xx whose
  * message never leaves the process (no database error text ever reaches a client).
@@ -31,8 +35,7 @@ const errorHandler: FastifyPluginAsync = async (app) => {
     scrubHeaders(reply, status);
     if (status >= 500) {
       req.log.error({ err: { code: err.code, name: err.name, message: err.message, stack: err.stack } }, 'request failed');
-      const code = status === 503 ? 'service_unavailable' : 'internal_error';
-      return reply.code(status).send({ error: code, message: status === 503 ? 'service temporarily unavailable' : 'internal error' });
+      return reply.code(status).send(status === 503 ? UNAVAILABLE_BODY : INTERNAL_ERROR_BODY);
     }
     const code = err.validation ? 'bad_request' : (err.code ?? 'bad_request').toLowerCase().replace(/^fst_err_/, '');
     req.log.info({ reason: code, status }, 'request refused');

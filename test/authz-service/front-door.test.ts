@@ -125,7 +125,7 @@ t.test("a programming error in the decision is a 500 with Fastify's body, logged
   const logs = new LogCapture();
   const observed: number[] = [];
   const fail = (decide: () => number | Promise<number>) =>
-    authFrontDoor({ decide, requestId: () => 'req-1', observe: (_r, _m, status) => void observed.push(status), accessLine: undefined, log: pino(logs), closing: () => false });
+    authFrontDoor({ decide, requestId: () => 'req-1', observe: (_r, _m, status) => void observed.push(status), accessLine: null, log: pino(logs), closing: () => false });
   const thrown = fail(() => {
     throw new TypeError('boom');
   });

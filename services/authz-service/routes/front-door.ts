@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AccessLine } from '../../shared/access-log.js';
+import { INTERNAL_ERROR_BODY } from '../../shared/error-handler.js';
 import type { AuthRequest, Decide } from './auth-decision.js';
 
 export interface FrontDoorOptions {
@@ -9,15 +10,15 @@ export interface FrontDoorOptions {
   requestId: (req: IncomingMessage) => string;
   /** `http_request_duration_seconds` (metrics.ts `observeHttp`). */
   observe: (route: string, method: string, statusCode: number, seconds: number) => void;
-  /** The access line (access-log.ts), absent when access lines are off. */
-  accessLine: AccessLine | undefined;
+  /** The access line (access-log.ts `app.accessLine`), null when access lines are off. */
+  accessLine: AccessLine | null;
   log: FastifyBaseLogger;
   /** True from SIGTERM on (readiness) and once the app closes: Fastify then answers everything. */
   closing: () => boolean;
 }
 
 const ROUTE = '/auth';
-const INTERNAL_ERROR = JSON.stringify({ error: 'internal_error', message: 'internal error' });
+const INTERNAL_ERROR = JSON.stringify(INTERNAL_ERROR_BODY);
 
 /**
  * The `/auth` front door: answers NGINX's and Traefik's decision requests (`/auth`, `/auth?…`, no
@@ -32,12 +33,17 @@ const INTERNAL_ERROR = JSON.stringify({ error: 'internal_error', message: 'inter
 export function authFrontDoor(opts: FrontDoorOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { decide, requestId, observe, accessLine, log, closing } = opts;
 
-  const send = (req: IncomingMessage, res: ServerResponse, id: string, started: number, status: number, headers: string[]) => {
-    res.writeHead(status, headers);
-    res.end();
+  /** What the router's onResponse hook does for an answered request: the histogram and the access line. */
+  const record = (req: IncomingMessage, id: string, started: number, status: number) => {
     const elapsedMs = performance.now() - started;
     observe(ROUTE, req.method!, status, elapsedMs / 1000);
     accessLine?.(id, req.method!, ROUTE, req.url!, status, elapsedMs, req.socket.remoteAddress);
+  };
+
+  const send = (req: IncomingMessage, res: ServerResponse, id: string, started: number, status: number, headers: string[]) => {
+    res.writeHead(status, headers);
+    res.end();
+    record(req, id, started, status);
   };
 
   const fail = (req: IncomingMessage, res: ServerResponse, id: string, started: number, err: unknown) => {
@@ -46,9 +52,7 @@ export function authFrontDoor(opts: FrontDoorOptions): (req: IncomingMessage, re
     if (res.headersSent) return void res.destroy();
     res.writeHead(500, ['content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(INTERNAL_ERROR))]);
     res.end(INTERNAL_ERROR);
-    const elapsedMs = performance.now() - started;
-    observe(ROUTE, req.method!, 500, elapsedMs / 1000);
-    accessLine?.(id, req.method!, ROUTE, req.url!, 500, elapsedMs, req.socket.remoteAddress);
+    record(req, id, started, 500);
   };
 
   return (req, res) => {
