@@ -46,21 +46,6 @@ export async function saveRequestIdBounded(
   });
 }
 
-/**
- * Single use: true when an outstanding, unexpired request id existed (and is now spent). With
- * `stateHash`, only a request started by the browser holding that state is spent; with `idpIssuer`,
- * only a request sent to that IdP (or written before requests named their IdP); any other is left as
- * it was (see {@link outstandingRequest} to tell the refusals apart).
- */
-export async function consumeRequestId(db: Conn, requestId: string, opts: { stateHash?: Buffer; idpIssuer?: string } = {}): Promise<boolean> {
-  let q = db.deleteFrom('saml_requests').where('request_id', '=', requestId).where('expires_at', '>', new Date());
-  if (opts.stateHash !== undefined) q = q.where('state_hash', '=', opts.stateHash);
-  const idp = opts.idpIssuer;
-  if (idp !== undefined) q = q.where((eb) => eb.or([eb('idp_issuer', '=', idp), eb('idp_issuer', 'is', null)]));
-  const row = await q.returning('request_id').executeTakeFirst();
-  return row !== undefined;
-}
-
 /** An unused, unexpired request (whoever started it, whichever IdP it was sent to), or undefined. */
 export async function outstandingRequest(db: Conn, requestId: string): Promise<{ idpIssuer: string | null } | undefined> {
   const row = await db

@@ -18,9 +18,10 @@ export interface SignIn {
  * needed), and the request spent, the session and the token row written only if the assertion id was
  * new. So it writes all or nothing: `consumed` false (no such outstanding request; see
  * `outstandingRequest` for why) or `recorded` false (a replay, the request left outstanding) means
- * nothing was written. What consumeRequestId, recordAssertion, insertSession and insertToken do in one
- * transaction, with the same conditions; concurrent submissions serialise on the request row's lock and
- * on the assertion's primary key.
+ * nothing was written. The request is spent only when unexpired, sent to this IdP (or to none in
+ * particular) and, with `stateHash`, started by this browser; the rest is what recordAssertion,
+ * insertSession and insertToken do. Concurrent submissions serialise on the request row's lock and on
+ * the assertion's primary key.
  */
 export async function recordSignIn(db: Conn, s: SignIn, now: Date = new Date()): Promise<{ consumed: boolean; recorded: boolean }> {
   const { request: r, assertion: a, session: se, token: t } = s;
