@@ -38,7 +38,7 @@ export function readCommonConfig(r: EnvReader, ports: { port: number; metricsPor
     metricsHost: r.string('METRICS_HOST', { default: host }) ?? host,
     metricsPort: r.port('METRICS_PORT', ports.metricsPort),
     logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
-    logBufferBytes: r.int('LOG_BUFFER_BYTES', { default: 4096, min: 0, max: 16383 }), // one batch stays one small write(2)
+    logBufferBytes: r.int('LOG_BUFFER_BYTES', { default: 32768, min: 0, max: 1048576 }), // a batch is one write(2): its fixed cost (waking the reader of stdout) is per batch
     shutdownDelaySeconds: r.int('SHUTDOWN_DELAY_SECONDS', { default: 5, min: 0, max: 300 }),
     shutdownTimeoutSeconds: r.int('SHUTDOWN_TIMEOUT_SECONDS', { default: 20, min: 1, max: 600 }),
   };

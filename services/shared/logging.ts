@@ -38,8 +38,9 @@ export interface LineSink {
 /**
  * The sink of the access lines (access-log.ts). `destination` (tests) is written to line by line;
  * otherwise stdout through a buffer of `bufferBytes`, written synchronously in whole batches, at least
- * once a second and at exit: a busy replica makes one write(2) per ~20 access lines instead of one per
- * line. Every other line (start-up, warnings, errors) still goes out at once through the app's logger;
+ * once a second and at exit: a busy replica makes one write(2) per ~150 access lines (32 KiB, the
+ * default) instead of one per line; each write(2) to a pipe has a fixed cost (waking its reader).
+ * Every other line (start-up, warnings, errors) still goes out at once through the app's logger;
  * audit events have their own (audit.ts). What a buffer costs: the access lines of the last second can
  * be lost if the process is killed with SIGKILL (an OOM kill). `LOG_BUFFER_BYTES=0` writes every
  * access line at once.

@@ -21,13 +21,16 @@ function child(code: string): Promise<{ out: string; firstChunkMs: number; exitM
   });
 }
 
-t.test('20,000 lines through a 4 KiB buffer: all of them, in order, flushed at exit', async (t) => {
-  const { out } = await child(`const sink = accessLineSink(undefined, 4096); for (let i = 0; i < 20000; i++) sink.write(JSON.stringify({ i, msg: 'request', path: '/é/' + 'x'.repeat(i % 300) }) + '\\n');`);
-  const lines = out.split('\n');
-  t.equal(lines.pop(), '', 'ends with a whole line');
-  t.equal(lines.length, 20000, 'every line');
-  t.ok(lines.every((l, i) => (JSON.parse(l) as { i: number }).i === i), 'in order, none split or mangled');
-});
+// 32 KiB is the default (LOG_BUFFER_BYTES): a batch larger than PIPE_BUF, which a pipe may take in parts.
+for (const bytes of [4096, 32768]) {
+  t.test(`20,000 lines through a ${bytes / 1024} KiB buffer into a pipe: all of them, in order, flushed at exit`, async (t) => {
+    const { out } = await child(`const sink = accessLineSink(undefined, ${bytes}); for (let i = 0; i < 20000; i++) sink.write(JSON.stringify({ i, msg: 'request', path: '/é/' + 'x'.repeat(i % 300) }) + '\\n');`);
+    const lines = out.split('\n');
+    t.equal(lines.pop(), '', 'ends with a whole line');
+    t.equal(lines.length, 20000, 'every line');
+    t.ok(lines.every((l, i) => (JSON.parse(l) as { i: number }).i === i), 'in order, none split or mangled');
+  });
+}
 
 t.test('a quiet replica still writes its last lines within about a second', async (t) => {
   const { out, firstChunkMs, exitMs } = await child(`const sink = accessLineSink(undefined, 4096); sink.write('{"msg":"request"}\\n'); setTimeout(() => process.exit(0), 2500);`);

@@ -12,7 +12,7 @@ import { signSamlResponse } from '../../../services/dev-idp/sign.js';
 import { ACS_URL, IDP_ISSUER, SP_ENTITY } from '../../helpers/token-service.js';
 import { AUDIENCE, ISSUER, newSigningKey } from '../../helpers/tokens.js';
 import type { BenchContext } from '../lib/context.js';
-import { fmt, interleave, pairedRatio } from '../lib/load.js';
+import { fmt, interleave, pairedCapacity, pairedRatio } from '../lib/load.js';
 import { treeCpuSeconds } from '../lib/proc.js';
 import type { CaseResult } from '../lib/report.js';
 
@@ -80,7 +80,7 @@ export async function issuance(ctx: BenchContext): Promise<CaseResult> {
   const pgCpuUs = pg().length ? ((treeCpuSeconds(pg()) - pgCpu0) / (rounds * perRound)) * 1e6 : NaN;
   const ratio = pairedRatio(a!, b!);
   const validateRatio = pairedRatio(v!, b!);
-  const capacity = b!.cpuUsPerRequest / a!.cpuUsPerRequest;
+  const capacity = pairedCapacity(a!, b!);
   return {
     id: '6',
     title: 'token issuance vs node-saml validation alone',

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { freePort } from '../../../services/shared/embedded-postgres.js';
 import type { BenchContext } from '../lib/context.js';
-import { fmt, interleave, median, pairedRatio, type Target } from '../lib/load.js';
+import { fmt, interleave, median, pairedCapacity, pairedRatio, type Target } from '../lib/load.js';
 import { pacedLatency, type PacedResult } from '../lib/paced.js';
 import { SERVER_CORE, spawnPinned, waitForHttp } from '../lib/proc.js';
 import type { CaseResult } from '../lib/report.js';
@@ -107,12 +107,12 @@ export async function throughNginx(ctx: BenchContext): Promise<CaseResult> {
   const target = (name: string, port: number): Target => ({ name, pids, load: { url: `http://127.0.0.1:${port}/app/home`, connections: CONNECTIONS, headers } });
   const [ceiling, auth, open] = await interleave(
     [target('NGINX auth_request → do-nothing auth, → bare', ports.ceilingPort), target('NGINX auth_request → authz, → bare', ports.protectedPort), target('NGINX → bare (no auth_request)', ports.openPort)],
-    { rounds: ctx.quick ? 2 : 4, seconds: ctx.quick ? 3 : 5, warmupSeconds: 2 },
+    { rounds: ctx.quick ? 2 : 6, seconds: ctx.quick ? 3 : 4, warmupSeconds: 2 },
     ctx.log,
   );
   const ratio = pairedRatio(auth!, ceiling!);
-  const capacity = ceiling!.cpuUsPerRequest / auth!.cpuUsPerRequest;
-  const openCapacity = open!.cpuUsPerRequest / auth!.cpuUsPerRequest;
+  const capacity = pairedCapacity(auth!, ceiling!);
+  const openCapacity = pairedCapacity(auth!, open!);
 
   // p99 below saturation: half of what the do-nothing side sustained, the same schedule to both sides.
   const rate = Math.max(100, Math.round(ceiling!.rps / 2 / 100) * 100);

@@ -21,7 +21,7 @@ import { newSessionSecret } from '../../../services/token-service/sessions/cooki
 import { ACS_URL, IDP_ISSUER, RETURN_BASE, SP_ENTITY } from '../../helpers/token-service.js';
 import { AUDIENCE, ISSUER } from '../../helpers/tokens.js';
 import type { BenchContext } from '../lib/context.js';
-import { fmt, interleave, pairedRatio, type Summary, type Target } from '../lib/load.js';
+import { fmt, interleave, pairedCapacity, pairedRatio, type Summary, type Target } from '../lib/load.js';
 import type { CaseResult } from '../lib/report.js';
 
 const CONNECTIONS = 10;
@@ -155,7 +155,7 @@ export async function renewal(ctx: BenchContext): Promise<CaseResult> {
 
   const ratio = pairedRatio(a!, b!);
   const scale = pairedRatio(a!, h!);
-  const capacity = b!.cpuUsPerRequest / a!.cpuUsPerRequest;
+  const capacity = pairedCapacity(a!, b!);
   const split = (s: Summary) => s.cpuUsByRoot.map((x) => fmt(x, 0)).join(' + ');
   return {
     id: '9',

@@ -9,7 +9,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { authHeaders, type BenchContext } from '../lib/context.js';
-import { fmt, interleave, pairedRatio, type Target } from '../lib/load.js';
+import { fmt, interleave, pairedCapacity, pairedRatio, type Target } from '../lib/load.js';
 import type { CaseResult } from '../lib/report.js';
 import { CONNECTIONS } from './hot.js';
 
@@ -45,7 +45,7 @@ export async function upstreamAssertion(ctx: BenchContext): Promise<CaseResult> 
   const requests = a!.rounds.reduce((n, r) => n + r.requests, 0);
   ctx.log(`  assertions signed: ${signed} over ${requests} measured requests (one token, one audience)`);
   await ctx.stopAll();
-  const cost = a!.cpuUsPerRequest / p!.cpuUsPerRequest;
+  const cost = 1 / pairedCapacity(a!, p!); // the median round's assertion ÷ plain
   const ratio = pairedRatio(a!, p!);
   return {
     id: '8',

@@ -83,12 +83,18 @@ export async function runRound(target: Target, round: number, plan: Pick<RoundPl
   };
 }
 
-/** Runs every target in turn, `plan.rounds` times, and summarises each. */
+/**
+ * Runs every target in turn, `plan.rounds` times, and summarises each. Odd rounds run the targets in
+ * reverse order (A B, B A, A B…): a machine that speeds up or slows down during a round pair favours
+ * neither side.
+ */
 export async function interleave(targets: Target[], plan: RoundPlan, log: (line: string) => void): Promise<Summary[]> {
   if (plan.warmupSeconds) for (const t of targets) await runRound(t, -1, { seconds: plan.warmupSeconds });
   const rounds: Round[][] = targets.map(() => []);
+  const forward = [...targets.entries()];
+  const backward = [...forward].reverse();
   for (let i = 0; i < plan.rounds; i++) {
-    for (const [j, t] of targets.entries()) {
+    for (const [j, t] of i % 2 === 0 ? forward : backward) {
       const r = await runRound(t, i, plan);
       rounds[j]!.push(r);
       log(`  round ${i + 1}/${plan.rounds} ${t.name}: ${fmt(r.rps, 0)} req/s, p99 ${r.p99Ms} ms, ${fmt(r.cpuUsPerRequest, 1)} µs CPU/req${r.non2xx || r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
@@ -120,6 +126,15 @@ export function summarise(target: string, rounds: Round[]): Summary {
 /** Median of the per-round ratios candidate/baseline (throughput). */
 export function pairedRatio(candidate: Summary, baseline: Summary): number {
   return median(candidate.rounds.map((r, i) => r.rps / baseline.rounds[i]!.rps));
+}
+
+/**
+ * Capacity ratio: the median of the per-round ratios baseline CPU ÷ candidate CPU per request. Paired
+ * by round like {@link pairedRatio}: on a machine whose speed drifts (this VM's varies by half within
+ * a run), a ratio of totals is dominated by whichever rounds ran slow.
+ */
+export function pairedCapacity(candidate: Summary, baseline: Summary): number {
+  return median(candidate.rounds.map((r, i) => baseline.rounds[i]!.cpuUsPerRequest / r.cpuUsPerRequest));
 }
 
 export function median(xs: readonly number[]): number {

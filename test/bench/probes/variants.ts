@@ -14,7 +14,7 @@ try {
   const headers = authHeaders(live!.token);
   const targets = [];
   for (const [i, v] of variants.entries()) {
-    const env = Object.fromEntries(v.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+    const env = Object.fromEntries(v.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const));
     const s = await ctx.startAuthz(`variant-${i}`, env);
     targets.push({ name: v || '(default)', pids: () => [s.proc.pid], load: { url: `${s.url}/auth`, connections: 50, headers } });
   }
