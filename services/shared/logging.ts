@@ -60,30 +60,44 @@ const MAX_BACKLOG_BYTES = 4 * 1024 * 1024;
  * Lines gathered into one synchronous write(2) per batch: no thread-pool round trip per batch
  * (measured cheaper than pino's asynchronous mode, see docs/performance.md), and no fsync(2) per
  * flush (pino's synchronous destination syncs on every flush: 6 ms of the event loop per second when
- * stdout is a file).
+ * stdout is a file). Each line is encoded into one buffer allocated once, so a line's string dies
+ * young: no string of a whole batch is built, kept across garbage collections and copied again.
  */
 class BatchedLines implements LineSink {
-  private pending = '';
+  private readonly buffer: Buffer;
+  private used = 0;
   /** What a full pipe (EAGAIN) left unwritten, written first at the next flush. */
   private backlog: Buffer | null = null;
 
-  constructor(private readonly fd: number, private readonly bufferBytes: number) {}
+  constructor(private readonly fd: number, private readonly bufferBytes: number) {
+    this.buffer = Buffer.allocUnsafe(Math.max(bufferBytes, 1));
+  }
 
   write(line: string): void {
-    this.pending += line;
-    if (this.pending.length >= this.bufferBytes) this.flush();
+    // A line takes at most 3 bytes per UTF-16 unit; one that could not fit is flushed on its own.
+    if (this.used + line.length * 3 > this.buffer.length) {
+      this.flush();
+      if (line.length * 3 > this.buffer.length) return this.send(Buffer.from(line));
+    }
+    this.used += this.buffer.write(line, this.used, 'utf8');
+    if (this.used >= this.bufferBytes) this.flush();
+  }
+
+  /** Writes what is buffered (see {@link send}). */
+  flush(patienceMs = 50): void {
+    if (this.used === 0 && this.backlog === null) return;
+    const fresh = this.buffer.subarray(0, this.used);
+    this.used = 0;
+    this.send(fresh, patienceMs);
   }
 
   /**
-   * Writes what is buffered. A full pipe (EAGAIN: the reader of stdout is behind, and stdout was made
-   * non-blocking by someone) is waited for in steps of 1 ms, up to `patienceMs`; what is still unwritten
-   * then waits for the next flush (bounded: beyond MAX_BACKLOG_BYTES it is dropped). stdout gone
-   * (EPIPE): the batch is dropped.
+   * Writes `data` after any backlog. A full pipe (EAGAIN: the reader of stdout is behind, and stdout
+   * was made non-blocking by someone) is waited for in steps of 1 ms, up to `patienceMs`; what is still
+   * unwritten then waits for the next flush, copied out of the line buffer (bounded: beyond
+   * MAX_BACKLOG_BYTES it is dropped). stdout gone (EPIPE): the batch is dropped.
    */
-  flush(patienceMs = 50): void {
-    if (this.pending === '' && this.backlog === null) return;
-    const fresh = Buffer.from(this.pending);
-    this.pending = '';
+  private send(fresh: Buffer, patienceMs = 50): void {
     const data = this.backlog === null ? fresh : Buffer.concat([this.backlog, fresh]);
     this.backlog = null;
     let offset = 0;
@@ -97,7 +111,7 @@ class BatchedLines implements LineSink {
           Atomics.wait(PAUSE, 0, 0, 1);
           continue;
         }
-        if (data.length - offset <= MAX_BACKLOG_BYTES) this.backlog = data.subarray(offset);
+        if (data.length - offset <= MAX_BACKLOG_BYTES) this.backlog = Buffer.from(data.subarray(offset));
         return;
       }
     }

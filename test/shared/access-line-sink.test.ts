@@ -22,8 +22,9 @@ function child(code: string): Promise<{ out: string; firstChunkMs: number; exitM
 }
 
 // 32 KiB is the default (LOG_BUFFER_BYTES): a batch larger than PIPE_BUF, which a pipe may take in parts.
-for (const bytes of [4096, 32768]) {
-  t.test(`20,000 lines through a ${bytes / 1024} KiB buffer into a pipe: all of them, in order, flushed at exit`, async (t) => {
+// 64 bytes: most lines do not fit the buffer and are written on their own, between batches of those that do.
+for (const bytes of [64, 4096, 32768]) {
+  t.test(`20,000 lines through a ${bytes}-byte buffer into a pipe: all of them, in order, flushed at exit`, async (t) => {
     const { out } = await child(`const sink = accessLineSink(undefined, ${bytes}); for (let i = 0; i < 20000; i++) sink.write(JSON.stringify({ i, msg: 'request', path: '/é/' + 'x'.repeat(i % 300) }) + '\\n');`);
     const lines = out.split('\n');
     t.equal(lines.pop(), '', 'ends with a whole line');
