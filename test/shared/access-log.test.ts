@@ -3,7 +3,7 @@ import t from 'tap';
 import Fastify from 'fastify';
 import fp from 'fastify-plugin';
 import { pino } from 'pino';
-import accessLog from '../../services/shared/access-log.js';
+import accessLog, { durationJson } from '../../services/shared/access-log.js';
 import { REDACT_PATHS } from '../../services/shared/logging.js';
 
 /** An app with the access-log plugin, a stand-in metrics plugin, and the lines it writes. */
@@ -65,4 +65,15 @@ t.test("a route's own logLevel and LOG_LEVEL silence the line, never the latency
   await warn.app.inject({ url: '/x/a' });
   t.equal(warn.lines.length, 0, 'LOG_LEVEL=warn: no access line');
   t.same(warn.observed, ['GET /x/* 200']);
+});
+
+t.test('duration_ms: the integer formatting writes what JSON.stringify writes for the rounded number', async (t) => {
+  const json = (ms: number) => JSON.stringify(Math.round(ms * 100) / 100);
+  let wrong = 0;
+  for (let h = 0; h <= 2_000_000; h++) if (durationJson(h / 100) !== json(h / 100)) wrong++;
+  t.equal(wrong, 0, 'every hundredth from 0 to 20,000 ms');
+  const odd = [0.004999, 0.005, 0.0149, 1e-9, 123.456789, 0x3fffffff / 100, 0x40000000 / 100, 1e12, 1e300, -0, -1.5, NaN, Infinity, -Infinity];
+  for (let i = 0; i < 10_000; i++) odd.push(Math.random() * 10 ** ((i % 12) - 3));
+  for (const ms of odd) if (durationJson(ms) !== json(ms)) t.fail(`${ms}: ${durationJson(ms)} against ${json(ms)}`);
+  t.equal(durationJson(NaN), 'null', 'not a number: null, as JSON writes it');
 });
