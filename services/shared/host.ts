@@ -6,6 +6,7 @@ import { isIPv6 } from 'node:net';
 
 const DNS_NAME = /^[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})*$/;
 const PORT = /^[0-9]{1,5}$/;
+const DIGITS = /^[0-9]+$/;
 
 /**
  * A host is a DNS name, an IPv4 address or a bracketed IPv6 literal, with an optional `:port`
@@ -27,7 +28,7 @@ export function parseHost(value: string): string | null {
   } else {
     if (name.length > 253 || !DNS_NAME.test(name)) return null;
     const last = name.slice(name.lastIndexOf('.') + 1);
-    if (/^[0-9]+$/.test(last) && !isIPv4(name)) return null; // `1.2.3.999` is neither
+    if (DIGITS.test(last) && !isIPv4(name)) return null; // `1.2.3.999` is neither
   }
   const lower = name.toLowerCase();
   return port === undefined ? lower : `${lower}:${port}`;
