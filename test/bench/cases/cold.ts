@@ -55,7 +55,8 @@ export async function coldPath(ctx: BenchContext): Promise<CaseResult> {
   const queries0 = await scrape(authz.metricsPort, 'authz_liveness_query_duration_seconds_count');
   const cold: Target = { name: 'first sight', pids: () => [...pids(), ...pgPids()], load: { url, connections: CONNECTIONS }, perRound: (r) => ({ requests: eachToken(sets[r]!) }) };
   const again: Target = { name: 'same tokens again (cached)', pids, load: { url, connections: CONNECTIONS }, perRound: (r) => ({ requests: eachToken(sets[r]!) }) };
-  const [c, w] = await interleave([cold, again], { rounds, amount: COLD_TOKENS }, ctx.log);
+  // Fixed order: the cached round sends the tokens its first-sight round has just shown the service.
+  const [c, w] = await interleave([cold, again], { rounds, amount: COLD_TOKENS, fixedOrder: true }, ctx.log);
   const queries = (await scrape(authz.metricsPort, 'authz_liveness_query_duration_seconds_count')) - queries0;
   const ratio = pairedRatio(c!, w!);
   return {

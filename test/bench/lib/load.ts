@@ -56,6 +56,8 @@ export interface RoundPlan {
   warmupSeconds?: number;
   /** non-2xx answers are a failed benchmark unless allowed */
   allowNon2xx?: boolean;
+  /** every round in the given order (when a target's round depends on the one before it) */
+  fixedOrder?: boolean;
 }
 
 export async function runRound(target: Target, round: number, plan: Pick<RoundPlan, 'seconds' | 'amount'>): Promise<Round> {
@@ -94,7 +96,7 @@ export async function interleave(targets: Target[], plan: RoundPlan, log: (line:
   const forward = [...targets.entries()];
   const backward = [...forward].reverse();
   for (let i = 0; i < plan.rounds; i++) {
-    for (const [j, t] of i % 2 === 0 ? forward : backward) {
+    for (const [j, t] of i % 2 === 0 || plan.fixedOrder ? forward : backward) {
       const r = await runRound(t, i, plan);
       rounds[j]!.push(r);
       log(`  round ${i + 1}/${plan.rounds} ${t.name}: ${fmt(r.rps, 0)} req/s, p99 ${r.p99Ms} ms, ${fmt(r.cpuUsPerRequest, 1)} µs CPU/req${r.non2xx || r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
