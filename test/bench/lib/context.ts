@@ -171,7 +171,9 @@ export class BenchContext {
       await admin.query(`DROP DATABASE IF EXISTS ${new URL(this.databaseUrl).pathname.slice(1)} WITH (FORCE)`);
       await admin.end();
     }
-    await rm(this.dir, { recursive: true, force: true });
+    // BENCH_KEEP_LOGS=1 keeps the servers' logs (and NGINX's configuration) for a look afterwards.
+    if (process.env.BENCH_KEEP_LOGS) process.stderr.write(`servers' logs kept in ${this.dir}\n`);
+    else await rm(this.dir, { recursive: true, force: true });
     if (this.pgDir) await rm(this.pgDir, { recursive: true, force: true });
   }
 }
