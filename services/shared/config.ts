@@ -25,6 +25,9 @@ export interface CommonConfig {
   shutdownTimeoutSeconds: number;
 }
 
+/** `LOG_BUFFER_BYTES` unless set: access lines reach stdout in batches of this many bytes (logging.ts). */
+export const DEFAULT_LOG_BUFFER_BYTES = 32 * 1024;
+
 export function readCommonConfig(r: EnvReader, ports: { port: number; metricsPort: number }): CommonConfig {
   const databaseUrl = r.url('DATABASE_URL', { required: true, file: true, protocols: ['postgres:', 'postgresql:'] }) ?? '';
   const listenDatabaseUrl = r.url('LISTEN_DATABASE_URL', { file: true, protocols: ['postgres:', 'postgresql:'] });
@@ -38,7 +41,7 @@ export function readCommonConfig(r: EnvReader, ports: { port: number; metricsPor
     metricsHost: r.string('METRICS_HOST', { default: host }) ?? host,
     metricsPort: r.port('METRICS_PORT', ports.metricsPort),
     logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
-    logBufferBytes: r.int('LOG_BUFFER_BYTES', { default: 32768, min: 0, max: 1048576 }), // a batch is one write(2): its fixed cost (waking the reader of stdout) is per batch
+    logBufferBytes: r.int('LOG_BUFFER_BYTES', { default: DEFAULT_LOG_BUFFER_BYTES, min: 0, max: 1048576 }), // a batch is one write(2): its fixed cost (waking the reader of stdout) is per batch
     shutdownDelaySeconds: r.int('SHUTDOWN_DELAY_SECONDS', { default: 5, min: 0, max: 300 }),
     shutdownTimeoutSeconds: r.int('SHUTDOWN_TIMEOUT_SECONDS', { default: 20, min: 1, max: 600 }),
   };

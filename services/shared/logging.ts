@@ -38,12 +38,12 @@ export interface LineSink {
 /**
  * The sink of the access lines (access-log.ts). `destination` (tests) is written to line by line;
  * otherwise stdout through a buffer of `bufferBytes`, written synchronously in whole batches, at least
- * once a second and at exit: a busy replica makes one write(2) per ~150 access lines (32 KiB, the
- * default) instead of one per line; each write(2) to a pipe has a fixed cost (waking its reader).
- * Every other line (start-up, warnings, errors) still goes out at once through the app's logger;
- * audit events have their own (audit.ts). What a buffer costs: the access lines of the last second can
- * be lost if the process is killed with SIGKILL (an OOM kill). `LOG_BUFFER_BYTES=0` writes every
- * access line at once.
+ * once a second and at exit: a busy replica makes one write(2) per ~150 access lines (32 KiB:
+ * config.ts `DEFAULT_LOG_BUFFER_BYTES`) instead of one per line; each write(2) to a pipe has a fixed
+ * cost (waking its reader). Every other line (start-up, warnings, errors) still goes out at once
+ * through the app's logger; audit events have their own (audit.ts). What a buffer costs: the access
+ * lines of the last second can be lost if the process is killed with SIGKILL (an OOM kill).
+ * `LOG_BUFFER_BYTES=0` writes every access line at once.
  */
 export function accessLineSink(destination: NodeJS.WritableStream | undefined, bufferBytes: number): LineSink {
   if (destination !== undefined) return { write: (line) => void destination.write(line) };

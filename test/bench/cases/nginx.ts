@@ -121,14 +121,9 @@ export async function throughNginx(ctx: BenchContext): Promise<CaseResult> {
   // Pairs of short passes, in alternating order; the verdict is the median pair's ratio, so a spell in
   // which this VM runs at half speed (the offered rate is then near saturation) spoils one pair, not the figure.
   const pace = (port: number) => pacedLatency(`http://127.0.0.1:${port}/app/home`, headers, { rate, seconds: 3, connections: CONNECTIONS });
+  const sides = [[paced.ceiling, ports.ceilingPort], [paced.authz, ports.protectedPort]] as const;
   for (let i = 0; i < (ctx.quick ? 1 : 5); i++) {
-    if (i % 2 === 0) {
-      paced.ceiling.push(await pace(ports.ceilingPort));
-      paced.authz.push(await pace(ports.protectedPort));
-    } else {
-      paced.authz.push(await pace(ports.protectedPort));
-      paced.ceiling.push(await pace(ports.ceilingPort));
-    }
+    for (const [passes, port] of i % 2 === 0 ? sides : [...sides].reverse()) passes.push(await pace(port));
   }
   if ([...paced.ceiling, ...paced.authz].some((p) => p.failed > 0)) throw new Error('paced requests through NGINX failed');
   const p99Authz = median(paced.authz.map((p) => p.p99Ms));

@@ -45,7 +45,7 @@ export async function upstreamAssertion(ctx: BenchContext): Promise<CaseResult> 
   const requests = a!.rounds.reduce((n, r) => n + r.requests, 0);
   ctx.log(`  assertions signed: ${signed} over ${requests} measured requests (one token, one audience)`);
   await ctx.stopAll();
-  const cost = 1 / pairedCapacity(a!, p!); // the median round's assertion ÷ plain
+  const cost = 1 / pairedCapacity(a!, p!); // assertion ÷ plain: the reciprocal of the paired capacity ratio
   const ratio = pairedRatio(a!, p!);
   return {
     id: '8',

@@ -16,22 +16,26 @@ s.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => console.log(JSON.stri
 process.once('SIGTERM', () => process.exit(0));
 `;
 
-/** The floor of /auth: everything an answered allow does except deciding (front-door.ts `send`/`record`). */
+/**
+ * The floor of /auth: everything an answered allow does except deciding (front-door.ts `send`/`record`),
+ * with the services' own histogram and access-line writer and sink (FLOOR_BUFFER: another batch size).
+ */
 const floorServer = (dist: string) => `import http from 'node:http';
-import { Registry, Histogram } from 'prom-client';
+import { Registry } from 'prom-client';
 import { accessLineWriter } from '${dist}/shared/access-log.js';
+import { FastHistogram } from '${dist}/shared/fast-metrics.js';
+import { DEFAULT_LOG_BUFFER_BYTES } from '${dist}/shared/config.js';
 import { accessLineSink, requestIdOf } from '${dist}/shared/logging.js';
 import { LATENCY_BUCKETS } from '${dist}/shared/metrics.js';
-const h = new Histogram({ name: 'http_request_duration_seconds', help: 'x', labelNames: ['route', 'method', 'status_class'], buckets: LATENCY_BUCKETS, registers: [new Registry()] });
-const ok = h.labels('/auth', 'GET', '2xx');
-const line = accessLineWriter({ level: 'info', logLevel: 'info', sink: accessLineSink(undefined, Number(process.env.FLOOR_BUFFER ?? 4096)) }).line;
+const ok = new FastHistogram(new Registry(), 'http_request_duration_seconds', 'x', LATENCY_BUCKETS).bind({ route: '/auth', method: 'GET', status_class: '2xx' });
+const line = accessLineWriter({ level: 'info', logLevel: 'info', sink: accessLineSink(undefined, Number(process.env.FLOOR_BUFFER ?? DEFAULT_LOG_BUFFER_BYTES)) }).line;
 const s = http.createServer((req, res) => {
   const started = performance.now();
   const id = requestIdOf(req);
   res.writeHead(200, process.env.FLOOR_NO_IDENTITY ? ['content-length', '0'] : ['content-length', '0', 'x-auth-request-user', 'user0@example.com', 'x-auth-request-email', 'user0@example.com', 'x-auth-request-groups', 'staff']);
   res.end();
   const ms = performance.now() - started;
-  ok.observe(ms / 1000);
+  ok(ms / 1000);
   if (!process.env.FLOOR_NO_LINE) line(id, req.method, '/auth', req.url, 200, ms, req.socket.remoteAddress);
 });
 s.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => console.log(JSON.stringify({ port: s.address().port, metrics_port: 0 })));
