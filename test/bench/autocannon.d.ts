@@ -51,5 +51,7 @@ declare module 'autocannon' {
   }
 
   export type Headers = IncomingHttpHeaders;
-  export default function autocannon(opts: Options): Promise<Result>;
+  /** The run: a promise of its result that is also its event emitter (`response` per answer). */
+  export type Instance = Promise<Result> & import('node:events').EventEmitter;
+  export default function autocannon(opts: Options): Instance;
 }

@@ -9,11 +9,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateIdpKeys } from '../../services/dev-idp/keys.js';
-import { signSamlResponse } from '../../services/dev-idp/sign.js';
-import { ACS_URL, IDP_ISSUER, SP_ENTITY } from '../helpers/token-service.js';
 import { AUDIENCE, ISSUER } from '../helpers/tokens.js';
-import { eachBody } from './cases/issuance.js';
+import { eachBody, responseSigner, samlEnv } from './cases/issuance.js';
 import { BenchContext } from './lib/context.js';
 import { interleave } from './lib/load.js';
 import { reportProfile, runProfiler } from './lib/cpu-profile.js';
@@ -29,19 +26,12 @@ async function main(): Promise<void> {
   pin(process.pid, LOAD_CORE);
   const ctx = await BenchContext.open(root, true, log);
   try {
-    const idp = await generateIdpKeys();
-    const notOnOrAfter = new Date(Date.now() + 30 * 60_000);
+    const { idp, sign } = await responseSigner();
     const bodies: string[] = [];
-    for (let i = 0; i <= requests; i++) {
-      const { samlResponse } = await signSamlResponse({
-        idp, issuer: IDP_ISSUER, acsUrl: ACS_URL, audience: SP_ENTITY, nameId: 'alice@example.com', email: 'alice@example.com',
-        groups: ['staff', 'admins'], notOnOrAfter, subjectNotOnOrAfter: notOnOrAfter,
-      });
-      bodies.push(`SAMLResponse=${encodeURIComponent(samlResponse)}`);
-    }
+    for (let i = 0; i <= requests; i++) bodies.push(await sign());
     const profDir = join(ctx.dir, 'prof');
     const entry = join(root, 'dist', 'services', 'token-service', 'main.js');
-    const env = { SAML_IDP_CERT: idp.cert, SAML_IDP_ISSUER: IDP_ISSUER, SAML_IDP_SSO_URL: 'https://idp.test.example/sso', SAML_SP_ENTITY_ID: SP_ENTITY, SAML_ACS_URL: ACS_URL };
+    const env = samlEnv(idp);
     const flags = ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
     const ts = baseline
       ? await ctx.spawnNode('saml-baseline-prof', [ctx.servers['saml-baseline']], { ...env, BASELINE: baseline }, flags)

@@ -72,7 +72,7 @@ t.test('refusals: 4xx, no token, no row', async (t) => {
   const db = await withDb(t);
   const svc = await buildTokenService(t, { databaseUrl: db.url, env: { RATE_LIMIT_MAX: '1000' } });
   const other = await buildTokenService(t, { databaseUrl: db.url, env: { SAML_ALLOW_IDP_INITIATED: 'false' } });
-  const rows: { name: string; send: () => Promise<{ statusCode: number; json(): unknown }>; status: number; reason?: string }[] = [
+  const rows: { name: string; send: () => Promise<{ statusCode: number; json(): unknown }>; status: number; reason?: string; error?: string }[] = [
     { name: 'wrong audience', send: async () => postAcs(svc.app, (await svc.sign({ audience: 'https://other.example' })).samlResponse), status: 401, reason: 'wrong_audience' },
     { name: 'expired', send: async () => postAcs(svc.app, (await svc.sign({ now: new Date(Date.now() - 3600_000) })).samlResponse), status: 401, reason: 'expired' },
     { name: 'unsigned', send: async () => postAcs(svc.app, (await svc.sign({ sign: 'none' })).samlResponse), status: 401, reason: 'unsigned' },
@@ -82,12 +82,17 @@ t.test('refusals: 4xx, no token, no row', async (t) => {
     { name: 'DOCTYPE', send: () => postAcs(svc.app, Buffer.from('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>').toString('base64')), status: 401, reason: 'dtd_forbidden' },
     { name: 'RelayState that is not allowed', send: async () => postAcs(svc.app, (await svc.sign()).samlResponse, { relayState: 'https://evil.example/' }), status: 400 },
     { name: 'no SAMLResponse field', send: () => svc.app.inject({ method: 'POST', url: '/saml/acs', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'RelayState=x' }), status: 400 },
+    { name: 'empty SAMLResponse', send: () => svc.app.inject({ method: 'POST', url: '/saml/acs', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'SAMLResponse=' }), status: 400 },
+    // The schema's limits count UTF-16 units (app-base.ts): 2,049 of them are over, however they are written.
+    { name: 'RelayState over 2,048', send: async () => postAcs(svc.app, (await svc.sign()).samlResponse, { relayState: `https://app.example.com/${'a'.repeat(2049 - 24)}` }), status: 400, error: 'bad_request' },
+    { name: 'RelayState over 2,048 UTF-16 units in 1,037 characters', send: async () => postAcs(svc.app, (await svc.sign()).samlResponse, { relayState: `https://app.example.com/${'\u{1F600}'.repeat(1013)}` }), status: 400, error: 'bad_request' },
     { name: 'JSON body', send: () => svc.app.inject({ method: 'POST', url: '/saml/acs', headers: { 'content-type': 'application/json' }, payload: '{"SAMLResponse":"x"}' }), status: 400 },
   ];
   for (const row of rows) {
     const res = await row.send();
     t.equal(res.statusCode, row.status, `${row.name}: ${row.status}`);
     t.notMatch(JSON.stringify(res.json()), /access_token/, `${row.name}: no token`);
+    if (row.error) t.equal((res.json() as { error?: string }).error, row.error, `${row.name}: ${row.error}`);
     if (row.reason) {
       const logged = [...svc.logs.lines, ...other.logs.lines].filter((l) => l.event === 'saml_refused' && l.reason === row.reason);
       t.ok(logged.length > 0, `${row.name}: audited as ${row.reason}`);

@@ -65,8 +65,13 @@ export async function runRound(target: Target, round: number, plan: Pick<RoundPl
   const cpu0 = pids.map((p) => treeCpuSeconds([p]));
   const opts: Options = { ...target.load, ...(plan.amount !== undefined ? { amount: plan.amount } : { duration: plan.seconds ?? 5 }), ...target.perRound?.(round) };
   const t0 = performance.now();
-  const r: Result = await autocannon(opts);
-  const seconds = (performance.now() - t0) / 1000;
+  const run = autocannon(opts);
+  // A round of a fixed amount ends at autocannon's next one-second tick, not at its last answer: the
+  // round's time is taken to the last answer, or its rate would be rounded down to whole seconds.
+  let last = 0;
+  if (plan.amount !== undefined) run.on('response', () => void (last = performance.now()));
+  const r: Result = await run;
+  const seconds = ((last || performance.now()) - t0) / 1000;
   const byRoot = pids.map((p, i) => treeCpuSeconds([p]) - cpu0[i]!);
   const cpu = byRoot.reduce((a, b) => a + b, 0);
   const requests = r['2xx'] + r.non2xx;
