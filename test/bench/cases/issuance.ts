@@ -47,7 +47,8 @@ export async function issuance(ctx: BenchContext): Promise<CaseResult> {
   // Many short rounds: this VM's speed drifts within seconds, and a ratio is taken per round pair.
   const rounds = ctx.quick ? 2 : 8;
   const perRound = ctx.quick ? 100 : 200;
-  const warmup = ctx.quick ? 40 : 150;
+  // Enough for the JIT to settle: with 150, the first rounds still ran 20-30 % slower on every side.
+  const warmup = ctx.quick ? 40 : 500;
   const { idp, sign } = await responseSigner();
   const t0 = Date.now();
   // Disjoint sets: [warm-up, round 0, round 1, …] for each target.
