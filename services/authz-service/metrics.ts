@@ -45,15 +45,17 @@ export function authzMetrics(registry: Registry) {
   const rules = new Gauge({ name: 'authz_policy_rules', help: 'Rules in the policy in force', registers: [registry] });
   const policyInfo = new Gauge({ name: 'authz_policy_info', help: 'The policy in force (hash label: first 16 hex of its SHA-256)', labelNames: ['hash'] as const, registers: [registry] });
   const upstreamSigned = new Counter({ name: 'authz_upstream_jwt_signed_total', help: 'X-Auth-Request-Jwt assertions signed (a cache miss or renewal; the steady state signs none)', registers: [registry] });
-  const upstreamCache = closedCounter(
+  // `hit` is counted on every allow that carries an assertion: a typed-array slot, as the cache events above.
+  const upstreamSlots = new SlotCounter(
     registry,
     'authz_upstream_jwt_cache_events_total',
     'Upstream assertion cache: hit (handed out again), miss (first for this token and audience), renewal (a third of its lifetime left), eviction (cache full), revoked (dropped by a revocation)',
-    'event',
-    ASSERTION_CACHE_EVENTS,
+    ['event'],
+    ASSERTION_CACHE_EVENTS.map((event) => ({ event })),
   );
-  const upstreamEvents = Object.fromEntries(ASSERTION_CACHE_EVENTS.map((e) => [e, upstreamCache.labels(e)])) as Record<AssertionCacheEvent, ReturnType<typeof upstreamCache.labels>>;
-  const upstreamEvent = (event: AssertionCacheEvent) => upstreamEvents[event].inc();
+  const upstreamCache = upstreamSlots.counter;
+  const upstreamSlot = Object.fromEntries(ASSERTION_CACHE_EVENTS.map((e, i) => [e, i])) as Record<AssertionCacheEvent, number>;
+  const upstreamEvent = (event: AssertionCacheEvent) => upstreamSlots.add(upstreamSlot[event]);
   const upstreamSign = () => upstreamSigned.inc();
   const latencyByOutcome = Object.fromEntries(OUTCOMES.map((o) => [o, decisionSeconds.bind({ outcome: o })])) as Record<MetricOutcome, (seconds: number) => void>;
   const cacheSlot = Object.fromEntries(CACHE_EVENTS.map((e, i) => [e, i])) as Record<CacheEvent, number>;

@@ -31,6 +31,12 @@ export interface MintedToken {
   jti: string;
 }
 
+/** How {@link BenchContext.spawnNode} runs node: under a wrapper command, with more time to start. */
+export interface SpawnOptions {
+  wrapper?: string[];
+  startTimeoutMs?: number;
+}
+
 export class BenchContext {
   readonly jwtKey: SigningKey = newSigningKey('ES256');
   private readonly started: Spawned[] = [];
@@ -78,18 +84,22 @@ export class BenchContext {
     return new BenchContext(root, dir, quick, adminUrl, url.toString(), db, postgresPid, servers, server, pgDir, log);
   }
 
-  /** Spawns `node args` on the server core; resolves once it logs its ports. */
-  async spawnNode(label: string, args: string[], env: Record<string, string>, nodeFlags: string[] = []): Promise<Service> {
+  /**
+   * Spawns `node args` on the server core; resolves once it logs its ports. `run.wrapper` runs node
+   * under another program (valgrind: probes/instructions.ts), which may need `run.startTimeoutMs`.
+   */
+  async spawnNode(label: string, args: string[], env: Record<string, string>, nodeFlags: string[] = [], run: SpawnOptions = {}): Promise<Service> {
     const logFile = join(this.dir, `${label}-${++this.seq}.log`);
-    const proc = spawnPinned(SERVER_CORE, process.execPath, [...nodeFlags, ...args], env, logFile);
+    const [command, ...prefix] = [...(run.wrapper ?? []), process.execPath];
+    const proc = spawnPinned(SERVER_CORE, command!, [...prefix, ...nodeFlags, ...args], env, logFile);
     this.started.push(proc);
-    const line = await waitForLogLine(proc, ['port', 'metrics_port']);
+    const line = await waitForLogLine(proc, ['port', 'metrics_port'], run.startTimeoutMs);
     const port = Number(line.port);
     return { proc, port, metricsPort: Number(line.metrics_port), url: `http://127.0.0.1:${port}` };
   }
 
   /** The authz-service from dist/ as the Dockerfile runs it, with the test policy unless told otherwise. */
-  async startAuthz(label: string, env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Service> {
+  async startAuthz(label: string, env: Record<string, string> = {}, nodeFlags: string[] = [], run: SpawnOptions = {}): Promise<Service> {
     const entry = join(this.root, 'dist', 'services', 'authz-service', 'main.js');
     if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`);
     return this.spawnNode(label, ['--enable-source-maps', entry], {
@@ -103,7 +113,7 @@ export class BenchContext {
       METRICS_PORT: '0',
       SHUTDOWN_DELAY_SECONDS: '0',
       ...env,
-    }, nodeFlags);
+    }, nodeFlags, run);
   }
 
   /** The token-service from dist/. */
@@ -120,8 +130,8 @@ export class BenchContext {
   }
 
   /** A compiled baseline server. */
-  startBaseline(name: ServerName, env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Service> {
-    return this.spawnNode(name, [this.servers[name]], env, nodeFlags);
+  startBaseline(name: ServerName, env: Record<string, string> = {}, nodeFlags: string[] = [], run: SpawnOptions = {}): Promise<Service> {
+    return this.spawnNode(name, [this.servers[name]], env, nodeFlags, run);
   }
 
   track(proc: Spawned): void {
