@@ -15,8 +15,8 @@ const DIGITS = /^[0-9]+$/;
 export function parseHost(value: string): string | null {
   let name = value;
   let port: string | undefined;
-  const close = lastIndexOfCode(value, 0x5d /* ] */);
-  const colon = lastIndexOfCode(value, 0x3a /* : */);
+  const close = value.lastIndexOf(']');
+  const colon = value.lastIndexOf(':');
   if (colon > close) {
     name = value.slice(0, colon);
     port = value.slice(colon + 1);
@@ -27,21 +27,11 @@ export function parseHost(value: string): string | null {
     if (!name.endsWith(']') || !isIPv6Literal(name.slice(1, -1))) return null;
   } else {
     if (name.length > 253 || !DNS_NAME.test(name)) return null;
-    const last = name.slice(lastIndexOfCode(name, 0x2e /* . */) + 1);
+    const last = name.slice(name.lastIndexOf('.') + 1);
     if (DIGITS.test(last) && !isIPv4(name)) return null; // `1.2.3.999` is neither
   }
   const lower = name.toLowerCase();
   return port === undefined ? lower : `${lower}:${port}`;
-}
-
-/**
- * `s.lastIndexOf(c)` for one UTF-16 unit, as a loop the JIT inlines: String.prototype.lastIndexOf is a
- * call into V8's runtime (some 170 instructions each, five per /auth request).
- */
-export function lastIndexOfCode(s: string, code: number): number {
-  let i = s.length - 1;
-  while (i >= 0 && s.charCodeAt(i) !== code) i--;
-  return i;
 }
 
 function isIPv4(s: string): boolean {

@@ -1,6 +1,5 @@
 import t from 'tap';
-import fc from 'fast-check';
-import { lastIndexOfCode, parseHost } from '../../services/shared/host.js';
+import { parseHost } from '../../services/shared/host.js';
 
 t.test('parseHost: a DNS name, an IPv4 address or a bracketed IPv6 literal, with an optional port', async (t) => {
   const hosts: [string, string | null][] = [
@@ -38,10 +37,4 @@ t.test('parseHost: a DNS name, an IPv4 address or a bracketed IPv6 literal, with
     [`${'a.'.repeat(127)}a`, null],
   ];
   for (const [value, expected] of hosts) t.equal(parseHost(value), expected, JSON.stringify(value));
-});
-
-t.test('lastIndexOfCode is String.prototype.lastIndexOf for one character', async (t) => {
-  const text = fc.string({ unit: fc.constantFrom('a', ':', ']', '.', '[', '\u00e9', '\ud83d'), maxLength: 30 });
-  fc.assert(fc.property(text, fc.constantFrom(':', ']', '.', 'z'), (s, c) => lastIndexOfCode(s, c.charCodeAt(0)) === s.lastIndexOf(c)), { numRuns: 2000 });
-  t.pass('2,000 strings agree');
 });

@@ -1,5 +1,5 @@
 /** Path and host patterns: parsing with precise errors, and the reference (non-indexed) matchers. */
-import { lastIndexOfCode, parseHost } from '../../shared/host.js';
+import { parseHost } from '../../shared/host.js';
 import type { HostPattern, PathPattern } from './types.js';
 
 const NON_ASCII = /[^\x00-\x7f]/;
@@ -66,8 +66,8 @@ export function parseHostPattern(source: string): HostPattern | string {
 
 /** Splits a (valid) `host[:port]` into name and port ('' when none). */
 export function splitHost(host: string): { name: string; port: string } {
-  const colon = lastIndexOfCode(host, 0x3a /* : */);
-  if (colon < 0 || colon < lastIndexOfCode(host, 0x5d /* ] */)) return { name: host, port: '' };
+  const colon = host.lastIndexOf(':');
+  if (colon < 0 || colon < host.lastIndexOf(']')) return { name: host, port: '' };
   return { name: host.slice(0, colon), port: host.slice(colon + 1) };
 }
 

@@ -37,31 +37,18 @@ export function header(
 }
 
 export function repeats(raw: readonly string[], names: readonly string[]): boolean {
-  // Runs on every request: no Set, and no lower-cased copy of a header name.
+  // Runs on every request: no Set, and a header name is lower-cased only when its length fits.
   let seen = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] ?? '';
     for (let j = 0; j < names.length; j++) {
       const wanted = names[j]!;
-      if (name.length !== wanted.length || !sameIgnoringAsciiCase(name, wanted)) continue;
+      if (name.length !== wanted.length || name.toLowerCase() !== wanted) continue;
       if (seen & (1 << j)) return true;
       seen |= 1 << j;
     }
   }
   return false;
-}
-
-/**
- * `name.toLowerCase() === lower` for header names (HTTP tokens: ASCII, Node's parser admits nothing
- * else) of the same length, `lower` lower-case, without the copy: in ASCII only A–Z fold. (Beyond
- * ASCII toLowerCase would also fold the Kelvin sign onto `k`; no header name carries one.)
- */
-export function sameIgnoringAsciiCase(name: string, lower: string): boolean {
-  for (let i = 0; i < lower.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c !== lower.charCodeAt(i) && !(c >= 0x41 && c <= 0x5a && c + 0x20 === lower.charCodeAt(i))) return false;
-  }
-  return true;
 }
 
 /**

@@ -3,7 +3,9 @@
 // with the machine's phase, docs/performance.md). Each server runs twice under callgrind, once for
 // `short` and once for `long` requests (after the same start-up); the difference of the two runs'
 // totals divided by the difference of the counts is the steady-state cost of one request, start-up and
-// JIT warm-up cancelled (the optimising compilers' share is printed: near 0 once warm). Kernel time
+// JIT warm-up cancelled (the optimising compilers' share is printed: near 0 once warm). Node runs with
+// V8's --predictable (compilation and garbage collection on the main thread at the same points in every
+// run; INSTR_CONCURRENT=1 without it: then two runs of one build differed by up to 7 %). Kernel time
 // (the socket's read and write) is not counted: both servers make the same system calls per request,
 // and /auth also writes its access lines in 32 KiB batches. SHA-256 is left out of the ratio: valgrind's
 // CPU has no SHA extensions, so OpenSSL runs its AVX2 code (about 15 k instructions for a token, against
@@ -24,6 +26,7 @@ import { log, root } from './old-and-new.js';
 const [shortArg = '40000', longArg = '100000', ...variants] = process.argv.slice(2);
 const counts = [Number(shortArg), Number(longArg)] as const;
 const topFunctions = Number(process.env.INSTR_FUNCTIONS ?? 0);
+const nodeFlags = [...(process.env.INSTR_CONCURRENT === '1' ? [] : ['--predictable']), ...(topFunctions > 0 ? ['--perf-basic-prof'] : [])];
 try {
   execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
 } catch {
@@ -91,13 +94,13 @@ try {
     const c = ctx as unknown as { root: string };
     if (build !== undefined) c.root = join(root, build);
     try {
-      return await ctx.startAuthz('authz', { ...UNTIMED, ...env }, topFunctions > 0 ? ['--perf-basic-prof'] : [], run);
+      return await ctx.startAuthz('authz', { ...UNTIMED, ...env }, nodeFlags, run);
     } finally {
       c.root = root;
     }
   };
   const targets: { name: string; path: string; start: (run: SpawnOptions) => Promise<Service> }[] = [
-    ...(process.env.INSTR_NO_BARE === '1' ? [] : [{ name: 'bare Fastify', path: '/app/home', start: (run: SpawnOptions) => ctx.startBaseline('bare', {}, topFunctions > 0 ? ['--perf-basic-prof'] : [], run) }]),
+    ...(process.env.INSTR_NO_BARE === '1' ? [] : [{ name: 'bare Fastify', path: '/app/home', start: (run: SpawnOptions) => ctx.startBaseline('bare', {}, nodeFlags, run) }]),
     ...(variants.length > 0 ? variants : ['']).map((v) => ({ name: v ? `authz /auth ${v}` : 'authz /auth', path: '/auth', start: (run: SpawnOptions) => startVariant(v, run) })),
   ];
   const perRequest: number[] = [];
