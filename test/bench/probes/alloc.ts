@@ -5,10 +5,11 @@
 // node --import tsx test/bench/probes/alloc.ts [requests]
 import { join } from 'node:path';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
-import { authHeaders, BenchContext, type Service } from '../lib/context.js';
+import { authHeaders, BenchContext } from '../lib/context.js';
 import { interleave } from '../lib/load.js';
 import { LOAD_CORE, pin } from '../lib/proc.js';
 import { log, root } from './old-and-new.js';
+import { allocatedMb, scavenges } from './trace-gc.js';
 
 const requests = Number(process.argv[2] ?? 100_000);
 const sample = process.env.ALLOC_SAMPLE === '1';
@@ -38,19 +39,13 @@ try {
   await writeFile(samplerFile, SAMPLER);
   const bare = await ctx.startBaseline('bare', {}, ['--trace-gc']);
   const authz = await ctx.startAuthz('authz', sample ? { ALLOC_OUT: profileFile } : {}, ['--trace-gc', ...(sample ? ['--import', samplerFile] : [])]);
-  const scavenges = async (s: Service) => (await readFile(s.proc.logFile, 'utf8')).split('\n').filter((l) => l.includes('Scavenge'));
   for (const [name, s, path] of [['bare Fastify', bare, '/app/home'], ['authz /auth', authz, '/auth']] as const) {
     const target = { name, pids: () => [s.proc.pid], load: { url: `${s.url}${path}`, connections: 50, headers } };
     await interleave([target], { rounds: 1, amount: 20_000 }, () => {});
-    const before = (await scavenges(s)).length;
+    const before = (await scavenges(s.proc.logFile)).length;
     await interleave([target], { rounds: 1, amount: requests }, () => {});
-    const lines = (await scavenges(s)).slice(before - 1);
-    let mb = 0;
-    for (let i = 1; i < lines.length; i++) {
-      const prevAfter = Number(/-> ([\d.]+)/.exec(lines[i - 1]!)![1]);
-      const nowBefore = Number(/Scavenge ([\d.]+)/.exec(lines[i]!)![1]);
-      mb += Math.max(0, nowBefore - prevAfter);
-    }
+    const lines = (await scavenges(s.proc.logFile)).slice(before - 1);
+    const mb = allocatedMb(lines);
     log(`${name}: ${lines.length - 1} scavenges, about ${((mb * 1048576) / requests).toFixed(0)} B allocated per request`);
   }
   if (sample) {
