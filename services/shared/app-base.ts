@@ -40,10 +40,6 @@ export async function buildBaseApp(opts: BaseOptions): Promise<App> {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     trustProxy: false,
-    // String lengths in UTF-16 units (`.length`), not code points: the same for every ASCII value, a
-    // little stricter for a maxLength over astral characters, and O(1) instead of a scan of the whole
-    // value (a SAMLResponse's minLength read 10-40 kB on every sign-in).
-    ajv: { customOptions: { unicode: false } },
     serverFactory: frontDoorServer(opts.frontDoor ?? { handle: null }),
   }).withTypeProvider<TypeBoxTypeProvider>();
   await app.register(errorHandler);

@@ -82,10 +82,9 @@ t.test('refusals: 4xx, no token, no row', async (t) => {
     { name: 'DOCTYPE', send: () => postAcs(svc.app, Buffer.from('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>').toString('base64')), status: 401, reason: 'dtd_forbidden' },
     { name: 'RelayState that is not allowed', send: async () => postAcs(svc.app, (await svc.sign()).samlResponse, { relayState: 'https://evil.example/' }), status: 400 },
     { name: 'no SAMLResponse field', send: () => svc.app.inject({ method: 'POST', url: '/saml/acs', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'RelayState=x' }), status: 400 },
-    { name: 'empty SAMLResponse', send: () => svc.app.inject({ method: 'POST', url: '/saml/acs', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'SAMLResponse=' }), status: 400 },
-    // The schema's limits count UTF-16 units (app-base.ts): 2,049 of them are over, however they are written.
+    { name: 'empty SAMLResponse', send: () => svc.app.inject({ method: 'POST', url: '/saml/acs', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'SAMLResponse=' }), status: 400, error: 'bad_request' },
+    { name: 'white-space SAMLResponse', send: () => svc.app.inject({ method: 'POST', url: '/saml/acs', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'SAMLResponse=%20%0A' }), status: 400, error: 'bad_request' },
     { name: 'RelayState over 2,048', send: async () => postAcs(svc.app, (await svc.sign()).samlResponse, { relayState: `https://app.example.com/${'a'.repeat(2049 - 24)}` }), status: 400, error: 'bad_request' },
-    { name: 'RelayState over 2,048 UTF-16 units in 1,037 characters', send: async () => postAcs(svc.app, (await svc.sign()).samlResponse, { relayState: `https://app.example.com/${'\u{1F600}'.repeat(1013)}` }), status: 400, error: 'bad_request' },
     { name: 'JSON body', send: () => svc.app.inject({ method: 'POST', url: '/saml/acs', headers: { 'content-type': 'application/json' }, payload: '{"SAMLResponse":"x"}' }), status: 400 },
   ];
   for (const row of rows) {

@@ -21,7 +21,12 @@ import { ErrorBody, NoBody, NO_STORE, routeRateLimit, samlBodyLimit, type RouteC
 import { databaseUnavailable, unavailableBody } from './unavailable.js';
 
 const AcsBody = Type.Object(
-  { SAMLResponse: Type.String({ minLength: 1 }), RelayState: Type.Optional(Type.String({ maxLength: 2048 })) },
+  {
+    // Not empty nor only white space: a pattern decided at the first character, where `minLength: 1`
+    // would count the code points of 10-40 kB of base64 on every sign-in (ajv's ucs2length).
+    SAMLResponse: Type.String({ pattern: '\\S' }),
+    RelayState: Type.Optional(Type.String({ maxLength: 2048 })),
+  },
   { additionalProperties: false },
 );
 
