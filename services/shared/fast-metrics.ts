@@ -46,6 +46,16 @@ export class SlotCounter {
 }
 
 /**
+ * A {@link SlotCounter} over one label's closed list of values (the typed-array twin of metrics.ts
+ * `closedCounter`): `add(value, n)` counts by the value itself, its slot looked up in a record built once.
+ */
+export function closedSlotCounter<V extends string>(registry: Registry, name: string, help: string, label: string, values: readonly V[]): { counter: Counter<string>; add: (value: V, n?: number) => void } {
+  const slots = new SlotCounter(registry, name, help, [label], values.map((value) => ({ [label]: value })));
+  const slotOf = Object.fromEntries(values.map((value, i) => [value, i])) as Record<V, number>;
+  return { counter: slots.counter, add: (value, n = 1) => slots.add(slotOf[value], n) };
+}
+
+/**
  * A histogram whose series are bound once (`bind(labels)` → an observe function): an observation is a
  * walk over the precomputed bucket bounds and two typed-array increments, no label lookup. Registered
  * in the prom-client registry as a histogram; output identical to prom-client's Histogram.

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Histogram, Registry } from 'prom-client';
-import { FastHistogram, SlotCounter } from '../../services/shared/fast-metrics.js';
+import { FastHistogram, SlotCounter, closedSlotCounter } from '../../services/shared/fast-metrics.js';
 import { LATENCY_BUCKETS } from '../../services/shared/metrics.js';
 
 const OBSERVATIONS = [0, 0.0004, 0.0005, 0.0007, 0.003, 0.02, 0.02, 0.9, 4, 7.5, 120];
@@ -42,4 +42,14 @@ t.test('SlotCounter pre-registers every series at 0 and publishes the counts at 
   t.match(await registry.metrics(), /decisions_total\{outcome="allow",reason="allow_rule"\} 2\ndecisions_total\{outcome="deny",reason="explicit_deny"\} 3/);
   c.add(0);
   t.match(await registry.metrics(), /decisions_total\{outcome="allow",reason="allow_rule"\} 3\n/, 'a second scrape adds only what is new');
+});
+
+t.test('closedSlotCounter counts by label value, every value pre-registered at 0', async (t) => {
+  const registry = new Registry();
+  const c = closedSlotCounter(registry, 'events_total', 'help', 'event', ['hit', 'miss', 'eviction'] as const);
+  t.match(await registry.metrics(), /events_total\{event="hit"\} 0\nevents_total\{event="miss"\} 0\nevents_total\{event="eviction"\} 0/);
+  c.add('miss');
+  c.add('eviction', 4);
+  c.add('miss');
+  t.match(await registry.metrics(), /events_total\{event="hit"\} 0\nevents_total\{event="miss"\} 2\nevents_total\{event="eviction"\} 4/);
 });

@@ -102,6 +102,8 @@ t.test('UPSTREAM_JWT_ALL=true: every non-public allow sends it, public allows ne
 t.test('cached: a repeat gets the identical assertion and signs nothing; metrics pre-registered', async (t) => {
   const { db, app } = await setup(t);
   for (const ev of ['hit', 'miss', 'renewal', 'eviction', 'revoked']) t.equal(await metric(app, 'authz_upstream_jwt_cache_events_total', ev), 0, `${ev} pre-registered at 0`);
+  const tokenEvents = ['hit', 'miss', 'eviction', 'coalesced', 'overload', 'untrusted'];
+  for (const ev of tokenEvents) t.equal(await metric(app, 'authz_token_cache_events_total', ev), 0, `token cache ${ev} pre-registered at 0`);
   t.equal(await metric(app, 'authz_upstream_jwt_signed_total'), 0);
   const user = await mintLive(db.kysely, tokenKey);
   const first = (await ask(app, '/app/x', { token: user.token })).headers['x-auth-request-jwt'];
@@ -110,6 +112,10 @@ t.test('cached: a repeat gets the identical assertion and signs nothing; metrics
   t.equal(await metric(app, 'authz_upstream_jwt_signed_total'), 1, 'signed once');
   t.equal(await metric(app, 'authz_upstream_jwt_cache_events_total', 'hit'), 20);
   t.equal(await metric(app, 'authz_upstream_jwt_cache_events_total', 'miss'), 1);
+  // Each of the 21 requests is a liveness answer: from the cache (hit) or not (miss, coalesced, untrusted).
+  let looked = 0;
+  for (const ev of ['hit', 'miss', 'coalesced', 'untrusted']) looked += await metric(app, 'authz_token_cache_events_total', ev);
+  t.ok(looked >= 21, `token cache events counted (${looked})`);
   await ask(app, '/orders/1', { token: user.token });
   t.equal(await metric(app, 'authz_upstream_jwt_signed_total'), 2, 'another audience is signed for itself');
 });
