@@ -35,6 +35,8 @@ export interface MintedToken {
 export interface SpawnOptions {
   wrapper?: string[];
   startTimeoutMs?: number;
+  /** startAuthz, startTokenService: the root of another build whose dist/ to start (an A/B probe's previous build). */
+  build?: string;
 }
 
 export class BenchContext {
@@ -100,7 +102,7 @@ export class BenchContext {
 
   /** The authz-service from dist/ as the Dockerfile runs it, with the test policy unless told otherwise. */
   async startAuthz(label: string, env: Record<string, string> = {}, nodeFlags: string[] = [], run: SpawnOptions = {}): Promise<Service> {
-    const entry = join(this.root, 'dist', 'services', 'authz-service', 'main.js');
+    const entry = join(run.build ?? this.root, 'dist', 'services', 'authz-service', 'main.js');
     if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`);
     return this.spawnNode(label, ['--enable-source-maps', entry], {
       DATABASE_URL: this.databaseUrl,
@@ -117,8 +119,8 @@ export class BenchContext {
   }
 
   /** The token-service from dist/. */
-  async startTokenService(label: string, env: Record<string, string>): Promise<Service> {
-    const entry = join(this.root, 'dist', 'services', 'token-service', 'main.js');
+  async startTokenService(label: string, env: Record<string, string>, run: SpawnOptions = {}): Promise<Service> {
+    const entry = join(run.build ?? this.root, 'dist', 'services', 'token-service', 'main.js');
     return this.spawnNode(label, ['--enable-source-maps', entry], {
       DATABASE_URL: this.databaseUrl,
       HOST: '127.0.0.1',
@@ -126,7 +128,7 @@ export class BenchContext {
       METRICS_PORT: '0',
       SHUTDOWN_DELAY_SECONDS: '0',
       ...env,
-    });
+    }, [], run);
   }
 
   /** A compiled baseline server. */

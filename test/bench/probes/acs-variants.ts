@@ -2,13 +2,12 @@
 // its own distinct signed SAML Responses in interleaved rounds, as bench 6 sends them.
 // node --import tsx test/bench/probes/acs-variants.ts <rounds> <requests per round> '' 'NODE_OPTIONS=--max-semi-space-size=32' 'ROOT=bench-results/ab-old' …
 // (each argument after the first two is one variant: comma-separated variables; ROOT= starts that build instead of dist/)
-import { join } from 'node:path';
 import { eachBody, responseSigner, samlEnv } from '../cases/issuance.js';
 import { AUDIENCE, ISSUER } from '../../helpers/tokens.js';
 import { BenchContext } from '../lib/context.js';
 import { interleave, median } from '../lib/load.js';
 import { LOAD_CORE, pin } from '../lib/proc.js';
-import { log, root } from './old-and-new.js';
+import { log, root, variant } from './old-and-new.js';
 
 const [rounds = '6', perRound = '200', ...variants] = process.argv.slice(2);
 const warmup = 100;
@@ -23,17 +22,11 @@ try {
   };
   const targets = [];
   for (const [i, v] of variants.entries()) {
-    const env: Record<string, string> = Object.fromEntries(v.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const));
-    const build = env.ROOT;
-    delete env.ROOT;
-    // The context starts dist/ under its root: pointed at another build for one call (as old-and-new.ts does).
-    const c = ctx as unknown as { root: string };
-    if (build !== undefined) c.root = join(root, build);
+    const { env, build } = variant(v);
     const s = await ctx.startTokenService(`acs-variant-${i}`, {
       ...samlEnv(idp), JWT_PRIVATE_KEY: ctx.jwtKey.privatePem, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, RATE_LIMIT_MAX: '1000000',
       SWEEP_INTERVAL_SECONDS: '0', SAML_ALLOW_IDP_INITIATED: 'true', ...env,
-    });
-    c.root = root;
+    }, build === undefined ? {} : { build });
     const sets = [await bodies(warmup)];
     for (let r = 0; r < Number(rounds); r++) sets.push(await bodies(Number(perRound)));
     targets.push({ name: v || '(default)', pids: () => [s.proc.pid], load: { url: `${s.url}/saml/acs`, connections: 10 }, sets });

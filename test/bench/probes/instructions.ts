@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { authHeaders, BenchContext, type Service, type SpawnOptions } from '../lib/context.js';
 import { interleave } from '../lib/load.js';
 import { LOAD_CORE, pin } from '../lib/proc.js';
-import { log, root } from './old-and-new.js';
+import { log, root, variant } from './old-and-new.js';
 
 const [shortArg = '40000', longArg = '100000', ...variants] = process.argv.slice(2);
 const counts = [Number(shortArg), Number(longArg)] as const;
@@ -87,17 +87,9 @@ const ctx = await BenchContext.open(root, true, log);
 try {
   const [live] = await ctx.mintTokens(1);
   const headers = authHeaders(live!.token);
-  const envOf = (v: string) => Object.fromEntries(v.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const));
-  const startVariant = async (v: string, run: SpawnOptions): Promise<Service> => {
-    const { ROOT: build, ...env } = envOf(v);
-    // The context starts dist/ under its root: pointed at another build for one call (as old-and-new.ts does).
-    const c = ctx as unknown as { root: string };
-    if (build !== undefined) c.root = join(root, build);
-    try {
-      return await ctx.startAuthz('authz', { ...UNTIMED, ...env }, nodeFlags, run);
-    } finally {
-      c.root = root;
-    }
+  const startVariant = (v: string, run: SpawnOptions): Promise<Service> => {
+    const { env, build } = variant(v);
+    return ctx.startAuthz('authz', { ...UNTIMED, ...env }, nodeFlags, build === undefined ? run : { ...run, build });
   };
   const targets: { name: string; path: string; start: (run: SpawnOptions) => Promise<Service> }[] = [
     ...(process.env.INSTR_NO_BARE === '1' ? [] : [{ name: 'bare Fastify', path: '/app/home', start: (run: SpawnOptions) => ctx.startBaseline('bare', {}, nodeFlags, run) }]),

@@ -8,6 +8,16 @@ import { LOAD_CORE, pin } from '../lib/proc.js';
 export const root = fileURLToPath(new URL('../../..', import.meta.url));
 export const log = (l: string): void => void process.stdout.write(`${l}\n`);
 
+/**
+ * A variant argument of the probes ('ACCESS_LOG=false,LOG_BUFFER_BYTES=4096'; '' is the default): its
+ * environment, and with ROOT=<dir> (relative to the repository) the build to start instead of dist/.
+ */
+export function variant(arg: string): { env: Record<string, string>; build?: string } {
+  const env = Object.fromEntries(arg.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const));
+  const { ROOT: build, ...rest } = env;
+  return build === undefined ? { env: rest } : { env: rest, build: join(root, build) };
+}
+
 /** Runs `fn` with both services; everything is stopped afterwards, also on failure. */
 export async function withOldAndNew(label: string, flags: string[], fn: (s: { ctx: BenchContext; headers: Record<string, string>; old: Service; cur: Service }) => Promise<void>): Promise<void> {
   pin(process.pid, LOAD_CORE);
@@ -15,11 +25,7 @@ export async function withOldAndNew(label: string, flags: string[], fn: (s: { ct
   try {
     const [live] = await ctx.mintTokens(1);
     const headers = authHeaders(live!.token);
-    // The previous build is started through startAuthz with the context's root pointed at it for one call.
-    const c = ctx as unknown as { root: string };
-    c.root = join(root, 'bench-results', 'ab-old');
-    const old = await ctx.startAuthz(`${label}-old`, {}, flags);
-    c.root = root;
+    const old = await ctx.startAuthz(`${label}-old`, {}, flags, { build: join(root, 'bench-results', 'ab-old') });
     const cur = await ctx.startAuthz(`${label}-new`, {}, flags);
     await fn({ ctx, headers, old, cur });
   } finally {

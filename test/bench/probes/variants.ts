@@ -1,8 +1,8 @@
 // Probe (see README.md): authz-services that differ only in their environment, same token, same rounds.
 // node --import tsx test/bench/probes/variants.ts <rounds> <seconds> 'NAME=a,B=c' 'ACCESS_LOG=false' …
-// (each argument after the first two is one variant: comma-separated variables; '' is the default)
+// (each argument after the first two is one variant: comma-separated variables, ROOT=<dir> another build; '' is the default)
 import { interleave } from '../lib/load.js';
-import { log, root } from './old-and-new.js';
+import { log, root, variant } from './old-and-new.js';
 import { authHeaders, BenchContext } from '../lib/context.js';
 import { LOAD_CORE, pin } from '../lib/proc.js';
 
@@ -14,8 +14,8 @@ try {
   const headers = authHeaders(live!.token);
   const targets = [];
   for (const [i, v] of variants.entries()) {
-    const env = Object.fromEntries(v.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const));
-    const s = await ctx.startAuthz(`variant-${i}`, env);
+    const { env, build } = variant(v);
+    const s = await ctx.startAuthz(`variant-${i}`, env, [], build === undefined ? {} : { build });
     targets.push({ name: v || '(default)', pids: () => [s.proc.pid], load: { url: `${s.url}/auth`, connections: 50, headers } });
   }
   const sums = await interleave(targets, { rounds: Number(rounds ?? 6), seconds: Number(seconds ?? 3), warmupSeconds: 2 }, log);
