@@ -3,7 +3,7 @@ import fp from 'fastify-plugin';
 import type { FastifyPluginAsync } from 'fastify';
 import { pino } from 'pino';
 import type { LogLevel } from './config.js';
-import type { LineSink } from './logging.js';
+import type { InPlaceLineSink, LineSink } from './logging.js';
 
 export interface AccessLogOptions {
   /** pino level of the one line per request; `silent` turns it off. */
@@ -11,7 +11,7 @@ export interface AccessLogOptions {
   /** LOG_LEVEL: a line below it is not written (as pino would not). */
   logLevel?: LogLevel;
   /** Where the lines go (logging.ts `accessLineSink`: batched on stdout). */
-  sink?: LineSink;
+  sink?: LineSink | InPlaceLineSink;
 }
 
 const SEVERITY: Record<string, number> = pino.levels.values;
@@ -65,16 +65,109 @@ export function accessLineWriter(opts: AccessLogOptions): { line: AccessLine; th
   // A busy replica writes many lines per millisecond: the time is turned into text once per millisecond.
   let now = 0;
   let time = '0';
+  const inPlace = takesBytes(sink) ? inPlaceLine(sink, head, bindings) : undefined;
   const line: AccessLine = (requestId, method, route, rawUrl, status, elapsedMs, remote) => {
     const q = rawUrl.indexOf('?');
-    const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
     const t = Date.now();
     if (t !== now) time = String((now = t));
+    if (inPlace?.(time, requestId, method, route, rawUrl, q < 0 ? rawUrl.length : q, status, elapsedMs, remote)) return;
+    const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
     sink.write(
       `${head}${time}${bindings}${jsonString(requestId)},"method":${jsonString(method)},"route":${jsonString(route)},"path":${jsonString(path)},"status":${status},"duration_ms":${durationJson(elapsedMs)}${remote === undefined ? '' : `,"remote":${jsonString(remote)}`},"msg":"request"}\n`,
     );
   };
   return { line, threshold };
+}
+
+const takesBytes = (sink: LineSink | InPlaceLineSink): sink is InPlaceLineSink => 'claim' in sink;
+
+/** The bytes of a line's fixed parts (UTF-8: the host name could be anything). */
+const bytesOf = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'utf8'));
+const METHOD = bytesOf('","method":"');
+const ROUTE = bytesOf('","route":"');
+const PATH = bytesOf('","path":"');
+const STATUS = bytesOf('","status":');
+const DURATION = bytesOf(',"duration_ms":');
+const REMOTE = bytesOf(',"remote":"');
+const END_QUOTED = bytesOf('","msg":"request"}\n');
+const END = bytesOf(',"msg":"request"}\n');
+/** Digits the status, the duration and the time take at most, with a decimal point. */
+const NUMBERS_BYTES = 3 + 11 + 1 + 2 + 20;
+
+/**
+ * The access line encoded straight into the batch buffer, when every field is plain (printable ASCII
+ * that JSON writes as itself: what a request id, a method, a route, a client address and almost every
+ * path are): no string per line built, flattened and encoded. The same bytes as the string form
+ * (tested); false when a field needs escaping or UTF-8, or the line would not fit the buffer: the
+ * caller then writes the string form, and whatever was copied here is overwritten by the next line.
+ */
+function inPlaceLine(sink: InPlaceLineSink, head: string, bindings: string) {
+  const start = bytesOf(head);
+  const middle = bytesOf(`${bindings}"`);
+  const fixed = start.length + middle.length + METHOD.length + ROUTE.length + PATH.length + STATUS.length + DURATION.length + REMOTE.length + END_QUOTED.length + NUMBERS_BYTES;
+  return (time: string, requestId: string, method: string, route: string, url: string, pathEnd: number, status: number, elapsedMs: number, remote: string | undefined): boolean => {
+    const hundredths = Math.round(elapsedMs * 100);
+    if (!(hundredths >= 0 && hundredths < 0x40000000) || !(status >= 100 && status <= 999 && (status | 0) === status)) return false;
+    let at = sink.claim(fixed + time.length + requestId.length + method.length + route.length + pathEnd + (remote === undefined ? 0 : remote.length));
+    if (at < 0) return false;
+    const b = sink.buffer;
+    at = copy(b, at, start);
+    at = plain(b, at, time, time.length);
+    at = copy(b, at, middle);
+    if ((at = plain(b, at, requestId, requestId.length)) < 0) return false;
+    at = copy(b, at, METHOD);
+    if ((at = plain(b, at, method, method.length)) < 0) return false;
+    at = copy(b, at, ROUTE);
+    if ((at = plain(b, at, route, route.length)) < 0) return false;
+    at = copy(b, at, PATH);
+    if ((at = plain(b, at, url, pathEnd)) < 0) return false;
+    at = copy(b, at, STATUS);
+    at = digits(b, at, status);
+    at = copy(b, at, DURATION);
+    // durationJson's form: whole milliseconds, then one or two decimals when not zero
+    const whole = Math.floor(hundredths / 100);
+    const cents = hundredths - whole * 100;
+    at = digits(b, at, whole);
+    if (cents !== 0) {
+      b[at++] = 0x2e; // .
+      if (cents % 10 === 0) b[at++] = 0x30 + cents / 10;
+      else {
+        b[at++] = 0x30 + Math.floor(cents / 10);
+        b[at++] = 0x30 + (cents % 10);
+      }
+    }
+    if (remote === undefined) at = copy(b, at, END);
+    else {
+      at = copy(b, at, REMOTE);
+      if ((at = plain(b, at, remote, remote.length)) < 0) return false;
+      at = copy(b, at, END_QUOTED);
+    }
+    sink.commit(at);
+    return true;
+  };
+}
+
+function copy(b: Uint8Array, at: number, bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; i++) b[at++] = bytes[i]!;
+  return at;
+}
+
+/** `s`'s first `end` characters as bytes when each is printable ASCII other than a quote and a backslash; else -1. */
+function plain(b: Uint8Array, at: number, s: string, end: number): number {
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return -1;
+    b[at++] = c;
+  }
+  return at;
+}
+
+/** A non-negative integer's decimal digits. */
+function digits(b: Uint8Array, at: number, n: number): number {
+  let end = at + 1;
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) end++;
+  for (let i = end - 1, rest = n; i >= at; i--, rest = Math.floor(rest / 10)) b[i] = 0x30 + (rest % 10);
+  return end;
 }
 
 /**

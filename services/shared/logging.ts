@@ -36,6 +36,18 @@ export interface LineSink {
 }
 
 /**
+ * A sink that also takes a line's bytes in place (the batch buffer): access-log.ts encodes a plain line
+ * straight into `buffer` between `claim` and `commit`, with no string built, flattened and encoded.
+ */
+export interface InPlaceLineSink extends LineSink {
+  readonly buffer: Uint8Array;
+  /** Room for `bytes` more bytes (flushing first when they would not fit): their offset in `buffer`, or -1 for a line that long. */
+  claim(bytes: number): number;
+  /** Keeps what was written from the claimed offset up to `end`. */
+  commit(end: number): void;
+}
+
+/**
  * The sink of the access lines (access-log.ts). `destination` (tests) is written to line by line;
  * otherwise stdout through a buffer of `bufferBytes`, written synchronously in whole batches, at least
  * once a second and at exit: a busy replica makes one write(2) per ~150 access lines (32 KiB:
@@ -45,7 +57,7 @@ export interface LineSink {
  * lines of the last second can be lost if the process is killed with SIGKILL (an OOM kill).
  * `LOG_BUFFER_BYTES=0` writes every access line at once.
  */
-export function accessLineSink(destination: NodeJS.WritableStream | undefined, bufferBytes: number): LineSink {
+export function accessLineSink(destination: NodeJS.WritableStream | undefined, bufferBytes: number): LineSink | InPlaceLineSink {
   if (destination !== undefined) return { write: (line) => void destination.write(line) };
   const batched = new BatchedLines(1, bufferBytes);
   setInterval(() => batched.flush(), 1000).unref();
@@ -63,8 +75,8 @@ const MAX_BACKLOG_BYTES = 4 * 1024 * 1024;
  * stdout is a file). Each line is encoded into one buffer allocated once, so a line's string dies
  * young: no string of a whole batch is built, kept across garbage collections and copied again.
  */
-class BatchedLines implements LineSink {
-  private readonly buffer: Buffer;
+export class BatchedLines implements InPlaceLineSink {
+  readonly buffer: Buffer;
   private used = 0;
   /** What a full pipe (EAGAIN) left unwritten, written first at the next flush. */
   private backlog: Buffer | null = null;
@@ -80,6 +92,17 @@ class BatchedLines implements LineSink {
       if (line.length * 3 > this.buffer.length) return this.send(Buffer.from(line));
     }
     this.used += this.buffer.write(line, this.used, 'utf8');
+    if (this.used >= this.bufferBytes) this.flush();
+  }
+
+  claim(bytes: number): number {
+    if (bytes > this.buffer.length) return -1;
+    if (this.used + bytes > this.buffer.length) this.flush();
+    return this.used;
+  }
+
+  commit(end: number): void {
+    this.used = end;
     if (this.used >= this.bufferBytes) this.flush();
   }
 

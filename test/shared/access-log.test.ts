@@ -1,10 +1,14 @@
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
+import fc from 'fast-check';
 import Fastify from 'fastify';
 import fp from 'fastify-plugin';
 import { pino } from 'pino';
-import accessLog, { durationJson } from '../../services/shared/access-log.js';
-import { REDACT_PATHS } from '../../services/shared/logging.js';
+import accessLog, { accessLineWriter, durationJson } from '../../services/shared/access-log.js';
+import { BatchedLines, REDACT_PATHS } from '../../services/shared/logging.js';
 
 /** An app with the access-log plugin, a stand-in metrics plugin, and the lines it writes. */
 async function appWithLines(logLevel: 'info' | 'warn' = 'info') {
@@ -76,4 +80,88 @@ t.test('duration_ms: the integer formatting writes what JSON.stringify writes fo
   for (let i = 0; i < 10_000; i++) odd.push(Math.random() * 10 ** ((i % 12) - 3));
   for (const ms of odd) if (durationJson(ms) !== json(ms)) t.fail(`${ms}: ${durationJson(ms)} against ${json(ms)}`);
   t.equal(durationJson(NaN), 'null', 'not a number: null, as JSON writes it');
+});
+
+/** One access line's fields, as the writer is called with them. */
+interface Fields { id: string; method: string; route: string; url: string; status: number; ms: number; remote: string | undefined }
+
+/** The line for these fields as JSON.stringify writes each value (the oracle), at the line's own time. */
+function expectedLine(f: Fields, time: string): string {
+  const q = f.url.indexOf('?');
+  const path = q < 0 ? f.url : f.url.slice(0, q);
+  const remote = f.remote === undefined ? '' : `,"remote":${JSON.stringify(f.remote)}`;
+  return `{"level":30,"time":${time},"pid":${process.pid},"hostname":${JSON.stringify(hostname())},"request_id":${JSON.stringify(f.id)},"method":${JSON.stringify(f.method)},"route":${JSON.stringify(f.route)},"path":${JSON.stringify(path)},"status":${f.status},"duration_ms":${JSON.stringify(Math.round(f.ms * 100) / 100)}${remote},"msg":"request"}\n`;
+}
+
+/** Writes each field set through a batch buffer into a file; the lines, and how many went as strings. */
+function throughBatchBuffer(rows: readonly Fields[], bufferBytes: number): { lines: string[]; strings: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'access-line-'));
+  const file = join(dir, 'lines');
+  const fd = openSync(file, 'w');
+  try {
+    const sink = new BatchedLines(fd, bufferBytes);
+    let strings = 0;
+    const write = sink.write.bind(sink);
+    sink.write = (line) => void (strings++, write(line));
+    const { line } = accessLineWriter({ level: 'info', sink })!;
+    for (const f of rows) line(f.id, f.method, f.route, f.url, f.status, f.ms, f.remote);
+    sink.flush();
+    const lines = readFileSync(file, 'utf8').split(/(?<=\n)/);
+    return { lines, strings };
+  } finally {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const timeOf = (line: string | undefined) => /^\{"level":30,"time":(\d+),/.exec(line ?? '')?.[1] ?? 'none';
+
+t.test('a plain line is encoded straight into the batch buffer, byte for byte what JSON.stringify writes', async (t) => {
+  const rows: Fields[] = [
+    { id: 'AbC-12_x.y:z', method: 'GET', route: '/auth', url: '/auth', status: 200, ms: 0.734, remote: '127.0.0.1' },
+    { id: 'r-1', method: 'POST', route: '/saml/acs', url: '/saml/acs?RelayState=a%20b', status: 303, ms: 12, remote: '::ffff:10.0.0.1' },
+    { id: 'r-2', method: 'GET', route: 'unmatched', url: '/x', status: 404, ms: 1234.5, remote: undefined },
+    { id: 'r-3', method: 'GET', route: '/auth', url: '/auth?', status: 401, ms: 0, remote: '2001:db8::1' },
+  ];
+  const { lines, strings } = throughBatchBuffer(rows, 4096);
+  t.equal(strings, 0, 'no line went through the string form');
+  t.equal(lines.length, rows.length);
+  rows.forEach((f, i) => t.equal(lines[i], expectedLine(f, timeOf(lines[i])), `${f.url}: the same bytes`));
+});
+
+t.test('a field that needs escaping or UTF-8, or a line longer than the buffer, goes out as the string form, in order', async (t) => {
+  const plainRow: Fields = { id: 'p', method: 'GET', route: '/auth', url: '/auth', status: 200, ms: 1, remote: '127.0.0.1' };
+  const rows: Fields[] = [
+    plainRow,
+    { ...plainRow, url: '/caf\u00e9' },
+    { ...plainRow, url: '/a"b' },
+    { ...plainRow, url: '/a\\b' },
+    { ...plainRow, remote: 'x\u0001' },
+    { ...plainRow, url: `/${'x'.repeat(300)}` },
+    plainRow,
+  ];
+  const { lines, strings } = throughBatchBuffer(rows, 256);
+  t.equal(strings, 5, 'the five lines that are not plain or do not fit');
+  rows.forEach((f, i) => t.equal(lines[i], expectedLine(f, timeOf(lines[i])), `line ${i}`));
+});
+
+t.test('any fields: the batch buffer holds what JSON.stringify writes (property)', async (t) => {
+  const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.stringMatching(/^[\x20-\x7e]{0,40}$/));
+  const fields = fc.record({
+    id: text,
+    method: fc.constantFrom('GET', 'POST', 'PROPFIND', 'M"'),
+    route: fc.constantFrom('/auth', '/x/*', 'unmatched'),
+    url: fc.tuple(text, fc.option(text)).map(([p, q]) => `/${p}${q === null ? '' : `?${q}`}`),
+    status: fc.integer({ min: 100, max: 599 }),
+    ms: fc.oneof(fc.double({ min: 0, max: 1e7, noNaN: true }), fc.integer({ min: 0, max: 100_000 }).map((h) => h / 100)),
+    remote: fc.option(text, { nil: undefined }),
+  });
+  fc.assert(
+    fc.property(fc.array(fields, { minLength: 1, maxLength: 30 }), fc.constantFrom(256, 4096), (rows, bytes) => {
+      const { lines } = throughBatchBuffer(rows, bytes);
+      return lines.length === rows.length && rows.every((f, i) => lines[i] === expectedLine(f, timeOf(lines[i])));
+    }),
+    { numRuns: 300 },
+  );
+  t.pass('300 sets of up to 30 lines');
 });
