@@ -5,6 +5,7 @@
  */
 import { parseHost } from '../../shared/host.js';
 import { HTTP_TOKEN } from '../../shared/http-token.js';
+import { Recent } from '../../shared/recent.js';
 import { Refusal, envoyPath, header, repeats, splitAbsoluteUrl, upper } from './headers.js';
 import { disagrees, readClaim, upstreamDisagrees } from './other-front-ends.js';
 
@@ -59,6 +60,10 @@ export interface OriginalRequest {
 
 export type ReadResult = OriginalRequest | { ok: false; reason: FrontEndRefusal };
 
+/** The original request's method (upper-cased) and host (parseHost) per distinct value: they repeat. */
+const METHODS = new Recent((method) => (HTTP_TOKEN.test(method) ? upper(method) : null), 64, 32);
+const HOSTS = new Recent(parseHost, 1024, 261); // a name of 253, a colon and a port
+
 const DEFAULTS: FrontEndOptions = { envoyPathPrefix: '/auth/ext' };
 /** Headers that make frameworks (Express method-override, Spring, Rails, Laravel…) run another method. */
 export const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'] as const;
@@ -77,17 +82,18 @@ export function readOriginalRequest(
   options: Partial<FrontEndOptions> = {},
 ): ReadResult {
   const opts = options.envoyPathPrefix !== undefined ? (options as FrontEndOptions) : { ...DEFAULTS, ...options };
+  const headers = input.headers; // read once: on Node's request it is a getter
   try {
     if (input.rawHeaders && repeats(input.rawHeaders, HEADERS[frontEnd])) return refusal('ambiguous_header');
-    const read = readConfigured(frontEnd, input, opts);
+    const read = readConfigured(frontEnd, input, headers, opts);
     if (!read) return refusal('missing_original_request');
     for (const other of FRONT_ENDS) {
       if (other === frontEnd) continue;
-      const claim = readClaim(other, input, opts);
+      const claim = readClaim(other, input.url, headers, opts);
       if (claim && disagrees(read, claim)) return refusal('conflicting_front_end_headers');
     }
-    if (upstreamDisagrees(read, input.headers)) return refusal('conflicting_front_end_headers');
-    return withOverride(read, input, opts);
+    if (upstreamDisagrees(read, headers)) return refusal('conflicting_front_end_headers');
+    return withOverride(read, headers, opts);
   } catch (err) {
     if (err instanceof Refusal) return refusal(err.reason);
     throw err;
@@ -95,8 +101,8 @@ export function readOriginalRequest(
 }
 
 /** The configured front end: every header it sends is required and validated. */
-function readConfigured(fe: FrontEnd, input: AuthRequestInput, opts: FrontEndOptions): OriginalRequest | null {
-  const h = (name: string) => header(input.headers, name);
+function readConfigured(fe: FrontEnd, input: AuthRequestInput, headers: AuthRequestInput['headers'], opts: FrontEndOptions): OriginalRequest | null {
+  const h = (name: string) => header(headers, name);
   let method: string | undefined;
   let host: string | undefined;
   let rawPath: string | undefined;
@@ -132,10 +138,11 @@ function readConfigured(fe: FrontEnd, input: AuthRequestInput, opts: FrontEndOpt
       break;
   }
   if (method === undefined || host === undefined || rawPath === undefined) return null;
-  if (!HTTP_TOKEN.test(method)) throw new Refusal('bad_method');
-  const validHost = parseHost(host);
+  const validMethod = METHODS.get(method);
+  if (validMethod === null) throw new Refusal('bad_method');
+  const validHost = HOSTS.get(host);
   if (validHost === null) throw new Refusal('bad_host');
-  return { ok: true, method: upper(method), host: validHost, rawPath };
+  return { ok: true, method: validMethod, host: validHost, rawPath };
 }
 
 /**
@@ -143,8 +150,7 @@ function readConfigured(fe: FrontEnd, input: AuthRequestInput, opts: FrontEndOpt
  * see: refused, unless the operator allows overrides; then the override is returned so that the
  * decision can hold for both methods.
  */
-function withOverride(read: OriginalRequest, input: AuthRequestInput, opts: FrontEndOptions): ReadResult {
-  const headers = input.headers;
+function withOverride(read: OriginalRequest, headers: AuthRequestInput['headers'], opts: FrontEndOptions): ReadResult {
   let override: string | undefined;
   for (let i = 0; i < METHOD_OVERRIDE_HEADERS.length; i++) {
     const v = headers[METHOD_OVERRIDE_HEADERS[i]!];

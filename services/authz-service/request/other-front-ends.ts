@@ -13,9 +13,9 @@ const FORWARDED_HOST = /(?:^|[;,\s])host\s*=\s*(?:"([^"]*)"|([^;,\s]*))/gi;
 /** What another front end's headers, when present, say about the original request. */
 export type Claim = { method?: string | undefined; host?: string | undefined; rawPath?: string | undefined };
 
-export function readClaim(fe: FrontEnd, input: AuthRequestInput, opts: FrontEndOptions): Claim | null {
-  if (!mayClaim(fe, input, opts)) return null; // the common case: none of its headers, nothing built
-  const h = (name: string) => header(input.headers, name, 'conflicting_front_end_headers');
+export function readClaim(fe: FrontEnd, url: string, headers: AuthRequestInput['headers'], opts: FrontEndOptions): Claim | null {
+  if (!mayClaim(fe, url, headers, opts)) return null; // the common case: none of its headers, nothing built
+  const h = (name: string) => header(headers, name, 'conflicting_front_end_headers');
   switch (fe) {
     case 'nginx':
       return present({ method: h('x-original-method'), rawPath: h('x-original-uri') });
@@ -31,7 +31,7 @@ export function readClaim(fe: FrontEnd, input: AuthRequestInput, opts: FrontEndO
       return present({ method: h('x-forwarded-method'), host, rawPath: h('x-forwarded-uri') });
     }
     case 'envoy':
-      return present({ rawPath: envoyPath(input.url, opts.envoyPathPrefix) });
+      return present({ rawPath: envoyPath(url, opts.envoyPathPrefix) });
   }
 }
 
@@ -43,10 +43,10 @@ const CLAIM_HEADERS: Record<Exclude<FrontEnd, 'envoy'>, readonly string[]> = {
 };
 
 /** Whether `fe`'s headers are present at all: when not, {@link readClaim} would return null. */
-function mayClaim(fe: FrontEnd, input: AuthRequestInput, opts: FrontEndOptions): boolean {
-  if (fe === 'envoy') return input.url.startsWith(opts.envoyPathPrefix);
+function mayClaim(fe: FrontEnd, url: string, headers: AuthRequestInput['headers'], opts: FrontEndOptions): boolean {
+  if (fe === 'envoy') return url.startsWith(opts.envoyPathPrefix);
   const names = CLAIM_HEADERS[fe];
-  for (let i = 0; i < names.length; i++) if (input.headers[names[i]!] !== undefined) return true;
+  for (let i = 0; i < names.length; i++) if (headers[names[i]!] !== undefined) return true;
   return false;
 }
 

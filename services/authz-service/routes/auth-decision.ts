@@ -152,13 +152,14 @@ export function authDecider(ctx: AuthContext): Decide {
       return refuse(out, original.reason === 'missing_original_request' ? 500 : 403, original.reason);
     }
     const path = normalizePath(original.rawPath, config.pathRelaxations);
-    const client = clients.resolve(req.socket, req.headers);
+    const headers = req.headers; // a getter on Node's request: read once
+    const client = clients.resolve(req.socket, headers);
     if (!path.ok) {
       audit({ event: 'access_denied', reason: path.reason, method: original.method, host: original.host, path: auditPath(original.rawPath), client, request_id: requestId });
       finish('bad_request', path.reason, started);
       return refuse(out, 403, path.reason);
     }
-    const presented = presentedToken(req.headers.authorization, req.headers.cookie, config.cookieName);
+    const presented = presentedToken(headers.authorization, headers.cookie, config.cookieName);
     if (presented.kind === 'ambiguous') {
       // Two session cookies: one was set by another site (cookie tossing); the request cannot be read one way only.
       audit({ event: 'access_denied', reason: 'ambiguous_cookie', method: original.method, host: original.host, path: path.path, client, request_id: requestId });

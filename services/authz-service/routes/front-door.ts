@@ -58,8 +58,9 @@ export function authFrontDoor(opts: FrontDoorOptions): (req: IncomingMessage, re
   return (req, res) => {
     const url = req.url!;
     if (!(url === ROUTE || (url.startsWith(ROUTE) && url.charCodeAt(ROUTE.length) === 63 /* ? */))) return false;
-    const length = req.headers['content-length'];
-    if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined || closing()) return false;
+    const sent = req.headers; // a getter on Node's request: read once
+    const length = sent['content-length'];
+    if ((length !== undefined && length !== '0') || sent['transfer-encoding'] !== undefined || closing()) return false;
     const started = performance.now();
     const id = requestId(req);
     const headers: string[] = ['content-length', '0'];
