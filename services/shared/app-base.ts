@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyServerFactory, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { CommonConfig } from './config.js';
@@ -42,6 +43,12 @@ export async function buildBaseApp(opts: BaseOptions): Promise<App> {
     trustProxy: false,
     serverFactory: frontDoorServer(opts.frontDoor ?? { handle: null }),
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // The server ends a request's body stream at once when it has no Content-Length or Transfer-Encoding
+  // (frontDoorServer, optimizeEmptyRequests): a body parser, run for a Content-Type, would wait for an
+  // 'end' that was never emitted. It reads an empty body instead, as it would without the option.
+  app.addHook('preParsing', (req, _reply, payload, done) => {
+    done(null, payload === req.raw && req.raw.readableEnded && req.headers['content-type'] !== undefined ? Readable.from([]) : payload);
+  });
   await app.register(errorHandler);
   await app.register(dbPlugin, { url: opts.config.databaseUrl, poolMax: opts.config.databasePoolMax });
   await app.register(metricsPlugin);
@@ -60,7 +67,10 @@ export async function buildBaseApp(opts: BaseOptions): Promise<App> {
  */
 function frontDoorServer(door: FrontDoor): FastifyServerFactory {
   return (router, options) => {
-    const server = createServer((req, res) => {
+    // optimizeEmptyRequests: a request without Content-Length or Transfer-Encoding (no body: every
+    // `/auth`, every GET) starts with its body stream already ended, so Node runs no stream events and
+    // no dump for it; nothing here reads such a body or waits for its 'end' or 'close'.
+    const server = createServer({ optimizeEmptyRequests: true }, (req, res) => {
       if (door.handle === null || !door.handle(req, res)) router(req, res);
     });
     // Fastify has filled in its defaults (its options are typed loosely here).
