@@ -148,8 +148,8 @@ function inPlaceLine(sink: InPlaceLineSink, head: string, bindings: string) {
 }
 
 function copy(b: Uint8Array, at: number, bytes: Uint8Array): number {
-  for (let i = 0; i < bytes.length; i++) b[at++] = bytes[i]!;
-  return at;
+  b.set(bytes, at);
+  return at + bytes.length;
 }
 
 /** `s`'s first `end` characters as bytes when each is printable ASCII other than a quote and a backslash; else -1. */
