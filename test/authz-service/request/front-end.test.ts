@@ -71,6 +71,8 @@ const rows: Row[] = [
   ['nginx: a repeated header', 'nginx', { headers: { ...nginx, 'x-original-uri': ['/a', '/b'] } }, no('ambiguous_header')],
   ['nginx: a repeated header in rawHeaders', 'nginx', { headers: nginx, rawHeaders: ['Host', 'a.com', 'X-Original-URI', '/a', 'x-original-uri', '/b'] }, no('ambiguous_header')],
   ['nginx: a repeated Host (Node keeps the first)', 'nginx', { headers: nginx, rawHeaders: ['Host', 'a.com', 'Host', 'evil.com'] }, no('ambiguous_header')],
+  ['nginx: a repeated Host in any letter case', 'nginx', { headers: nginx, rawHeaders: ['HOST', 'a.com', 'hOsT', 'evil.com'] }, no('ambiguous_header')],
+  ['nginx: names one letter or one character apart are not repeats', 'nginx', { headers: nginx, rawHeaders: ['Host', 'a.com', 'Hosu', 'x', 'H0st', 'x', 'X-Original-URI', '/a', 'X-Original-URL', 'x', 'X_Original_URI', 'x'] }, ok('DELETE', 'app.example.com', '/a/b?c=1')],
   ['nginx: a method that is not a token', 'nginx', { headers: { ...nginx, 'x-original-method': 'GET, POST' } }, no('bad_method')],
   ['nginx: an empty method', 'nginx', { headers: { ...nginx, 'x-original-method': '' } }, no('bad_method')],
   ['nginx: a lower-case method is upper-cased', 'nginx', { headers: { ...nginx, 'x-original-method': 'get' } }, ok('GET', 'app.example.com', '/a/b?c=1')],
