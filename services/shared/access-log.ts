@@ -91,7 +91,7 @@ const DURATION = bytesOf(',"duration_ms":');
 const REMOTE = bytesOf(',"remote":"');
 const END_QUOTED = bytesOf('","msg":"request"}\n');
 const END = bytesOf(',"msg":"request"}\n');
-/** Digits the status, the duration and the time take at most, with a decimal point. */
+/** What the numbers take at most: the status (3 digits), the duration (whole ms under 2^30 / 100, a point, 2 decimals), and room to spare. */
 const NUMBERS_BYTES = 3 + 11 + 1 + 2 + 20;
 
 /**
