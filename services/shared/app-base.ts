@@ -69,7 +69,11 @@ function frontDoorServer(door: FrontDoor): FastifyServerFactory {
   return (router, options) => {
     // optimizeEmptyRequests: a request without Content-Length or Transfer-Encoding (no body: every
     // `/auth`, every GET) starts with its body stream already ended, so Node runs no stream events and
-    // no dump for it; nothing here reads such a body or waits for its 'end' or 'close'.
+    // no dump for it; nothing here reads such a body or waits for its 'end' or 'close'. Which means, for
+    // such a request: no 'close' or 'aborted' when the client goes away, and `req.signal` is aborted
+    // from the start, so Fastify's `request.signal`, `handlerTimeout` and `onRequestAbort` do not work
+    // for it. The services use none of them; a route that needs to notice a client leaving must watch
+    // the socket (or this option must go).
     const server = createServer({ optimizeEmptyRequests: true }, (req, res) => {
       if (door.handle === null || !door.handle(req, res)) router(req, res);
     });
