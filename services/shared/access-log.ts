@@ -91,24 +91,23 @@ const DURATION = bytesOf(',"duration_ms":');
 const REMOTE = bytesOf(',"remote":"');
 const END_QUOTED = bytesOf('","msg":"request"}\n');
 const END = bytesOf(',"msg":"request"}\n');
-/** What the numbers take at most: the status (3 digits), the duration (whole ms under 2^30 / 100, a point, 2 decimals), and room to spare. */
-const NUMBERS_BYTES = 3 + 11 + 1 + 2 + 20;
 
 /**
  * The access line encoded straight into the batch buffer, when every field is plain (printable ASCII
  * that JSON writes as itself: what a request id, a method, a route, a client address and almost every
- * path are): no string per line built, flattened and encoded. The same bytes as the string form
- * (tested); false when a field needs escaping or UTF-8, or the line would not fit the buffer: the
- * caller then writes the string form, and whatever was copied here is overwritten by the next line.
+ * path are): no string per line built, flattened and encoded. Field by field what the string form
+ * writes (the same number forms: `String(status)`, `durationJson`), so the same bytes (tested); false
+ * when a field needs escaping or UTF-8, or the line would not fit the buffer: the caller then writes
+ * the string form, and whatever was copied here is overwritten by the next line.
  */
 function inPlaceLine(sink: InPlaceLineSink, head: string, bindings: string) {
   const start = bytesOf(head);
   const middle = bytesOf(`${bindings}"`);
-  const fixed = start.length + middle.length + METHOD.length + ROUTE.length + PATH.length + STATUS.length + DURATION.length + REMOTE.length + END_QUOTED.length + NUMBERS_BYTES;
+  const fixed = start.length + middle.length + METHOD.length + ROUTE.length + PATH.length + STATUS.length + DURATION.length + REMOTE.length + END_QUOTED.length;
   return (time: string, requestId: string, method: string, route: string, url: string, pathEnd: number, status: number, elapsedMs: number, remote: string | undefined): boolean => {
-    const hundredths = Math.round(elapsedMs * 100);
-    if (!(hundredths >= 0 && hundredths < 0x40000000) || !(status >= 100 && status <= 999 && (status | 0) === status)) return false;
-    let at = sink.claim(fixed + time.length + requestId.length + method.length + route.length + pathEnd + (remote === undefined ? 0 : remote.length));
+    const code = String(status);
+    const duration = durationJson(elapsedMs);
+    let at = sink.claim(fixed + time.length + requestId.length + method.length + route.length + pathEnd + code.length + duration.length + (remote === undefined ? 0 : remote.length));
     if (at < 0) return false;
     const b = sink.buffer;
     at = copy(b, at, start);
@@ -122,20 +121,9 @@ function inPlaceLine(sink: InPlaceLineSink, head: string, bindings: string) {
     at = copy(b, at, PATH);
     if ((at = plain(b, at, url, pathEnd)) < 0) return false;
     at = copy(b, at, STATUS);
-    at = digits(b, at, status);
+    at = plain(b, at, code, code.length);
     at = copy(b, at, DURATION);
-    // durationJson's form: whole milliseconds, then one or two decimals when not zero
-    const whole = Math.floor(hundredths / 100);
-    const cents = hundredths - whole * 100;
-    at = digits(b, at, whole);
-    if (cents !== 0) {
-      b[at++] = 0x2e; // .
-      if (cents % 10 === 0) b[at++] = 0x30 + cents / 10;
-      else {
-        b[at++] = 0x30 + Math.floor(cents / 10);
-        b[at++] = 0x30 + (cents % 10);
-      }
-    }
+    at = plain(b, at, duration, duration.length);
     if (remote === undefined) at = copy(b, at, END);
     else {
       at = copy(b, at, REMOTE);
@@ -160,14 +148,6 @@ function plain(b: Uint8Array, at: number, s: string, end: number): number {
     b[at++] = c;
   }
   return at;
-}
-
-/** A non-negative integer's decimal digits. */
-function digits(b: Uint8Array, at: number, n: number): number {
-  let end = at + 1;
-  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) end++;
-  for (let i = end - 1, rest = n; i >= at; i--, rest = Math.floor(rest / 10)) b[i] = 0x30 + (rest % 10);
-  return end;
 }
 
 /**
