@@ -81,12 +81,21 @@ export async function waitForHttp(url: string, timeoutMs = 15_000): Promise<void
   }
 }
 
+/**
+ * A /proc `stat` file (a process's, or a thread's under task/): its command name, the fields after it
+ * (the name may contain spaces: they start at ") "; `fields[0]` is the state, field 3), and its user
+ * and system CPU seconds (fields 14 and 15).
+ */
+export function procStat(path: string): { name: string; fields: string[]; userSeconds: number; systemSeconds: number } {
+  const stat = readFileSync(path, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), fields, userSeconds: Number(fields[11]) / CLK_TCK, systemSeconds: Number(fields[12]) / CLK_TCK };
+}
+
 /** user + system CPU seconds of one process (all its threads). */
 export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may contain spaces) start at ") ": utime is field 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  const { userSeconds, systemSeconds } = procStat(`/proc/${pid}/stat`);
+  return userSeconds + systemSeconds;
 }
 
 /** The process and its descendants (NGINX workers, Postgres backends). */

@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { authHeaders, BenchContext } from '../lib/context.js';
 import { interleave } from '../lib/load.js';
-import { LOAD_CORE, pin } from '../lib/proc.js';
+import { LOAD_CORE, pin, procStat } from '../lib/proc.js';
 import { log, root } from './old-and-new.js';
 
 const requests = Number(process.argv[2] ?? 100_000);
@@ -18,11 +18,9 @@ function threadCpu(pid: number): Record<string, number> {
   const out: Record<string, number> = {};
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out[`${name} user`] = (out[`${name} user`] ?? 0) + Number(f[11]) / 100;
-      out[`${name} system`] = (out[`${name} system`] ?? 0) + Number(f[12]) / 100;
+      const { name, userSeconds, systemSeconds } = procStat(`/proc/${pid}/task/${tid}/stat`);
+      out[`${name} user`] = (out[`${name} user`] ?? 0) + userSeconds;
+      out[`${name} system`] = (out[`${name} system`] ?? 0) + systemSeconds;
     } catch {
       /* gone */
     }
@@ -33,8 +31,7 @@ function threadCpu(pid: number): Record<string, number> {
 /** The counters of one process (all its threads). */
 function counters(pid: number): Record<string, number> {
   const io = Object.fromEntries(readFileSync(`/proc/${pid}/io`, 'utf8').trim().split('\n').map((l) => l.split(': ')).map(([k, v]) => [k!, Number(v)]));
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const { fields } = procStat(`/proc/${pid}/stat`);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const switches = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
   return {
