@@ -6,6 +6,7 @@ import type { TrieNode } from '../../../services/authz-service/policy/compile.js
 import { evaluate } from '../../../services/authz-service/policy/index.js';
 import { pathSegments, splitHost } from '../../../services/authz-service/policy/patterns.js';
 import { compiled, requestsFor } from '../cases/policy.js';
+import { median } from '../lib/load.js';
 
 /** Literal children by key, 16 int32 per slot: hash, length, child + 1, then up to 26 UTF-16 units. */
 class FlatChildren {
@@ -20,12 +21,13 @@ class FlatChildren {
     this.mask = cap - 1;
     this.slots = new Int32Array(cap * 16);
     for (const [key, node] of from) {
-      let i = this.hash(key) & this.mask;
+      const h = this.hash(key);
+      let i = h & this.mask;
       while (this.slots[i * 16 + 2] !== 0) i = (i + 1) & this.mask;
       const o = i * 16;
       this.children.push(node);
       this.keys.push(key);
-      this.slots.set([this.hash(key), key.length, this.children.length], o);
+      this.slots.set([h, key.length, this.children.length], o);
       for (let c = 0; c < Math.min(key.length, 26); c++) this.slots[o + 3 + (c >> 1)]! |= key.charCodeAt(c) << ((c & 1) * 16);
     }
   }
@@ -92,12 +94,13 @@ const run = (f: (s: Side, q: Request) => number, s: Side, ms: number) => {
   }
   return ((cpuMs() - t0) * 1e6) / k;
 };
-const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 const rounds = Number(process.env.ROUNDS ?? 9);
 console.log(`${'ns per request'.padEnd(32)} ${'10 rules'.padStart(9)} ${'10,000'.padStart(9)}   extra`);
 for (const [name, f] of steps) {
-  const [a, b] = sides.map((s) => (run(f, s, 200), [] as number[]));
-  for (let i = 0; i < rounds; i++) sides.forEach((s, k) => [a, b][k]!.push(run(f, s, 100)));
-  console.log(`${name.padEnd(32)} ${med(a!).toFixed(0).padStart(9)} ${med(b!).toFixed(0).padStart(9)}   +${(med(b!) - med(a!)).toFixed(0)}`);
+  for (const s of sides) run(f, s, 200); // JIT warm-up
+  const samples = sides.map(() => [] as number[]);
+  for (let i = 0; i < rounds; i++) sides.forEach((s, k) => samples[k]!.push(run(f, s, 100)));
+  const [few, many] = samples.map(median) as [number, number];
+  console.log(`${name.padEnd(32)} ${few.toFixed(0).padStart(9)} ${many.toFixed(0).padStart(9)}   +${(many - few).toFixed(0)}`);
 }
 if (sink === -1) console.log(sink);
