@@ -8,7 +8,7 @@ import { KeySource } from './tokens/key-source.js';
 import { LivenessCache } from './tokens/liveness.js';
 import { RevocationListener } from './tokens/listener.js';
 import { sendNotification } from './tokens/store.js';
-import auth, { supportEveryMethod } from './routes/auth.js';
+import auth, { decisionRoutes, supportEveryMethod } from './routes/auth.js';
 import { authDecider } from './routes/auth-decision.js';
 import { authFrontDoor } from './routes/front-door.js';
 import jwks from './routes/jwks.js';
@@ -32,10 +32,12 @@ declare module 'fastify' {
 export async function buildApp(config: AuthzServiceConfig, opts: BuildOptions = {}): Promise<App> {
   // `/auth` from NGINX and Traefik is answered before Fastify's router (routes/front-door.ts).
   const door: FrontDoor = { handle: null };
+  const envoyPathPrefix = config.frontEnd === 'envoy' ? config.envoyPathPrefix : null;
   const app = await buildBaseApp({
     config,
     frontDoor: door,
     accessLog: config.accessLog ? 'info' : 'silent',
+    accessLogSample: { routes: decisionRoutes({ envoyPathPrefix }), every: config.accessLogAllowedSample },
     ...(opts.logStream ? { logStream: opts.logStream } : {}),
   });
   const metrics = authzMetrics(app.metrics);
@@ -110,7 +112,7 @@ export async function buildApp(config: AuthzServiceConfig, opts: BuildOptions = 
   app.decorate('authz', { liveness, policy, listener, keys, upstream, frontDoor: door });
   supportEveryMethod(app);
   const decide = authDecider({ config, metrics, audit, policy, keys, liveness, upstream });
-  await app.register(auth, { decide, envoyPathPrefix: config.frontEnd === 'envoy' ? config.envoyPathPrefix : null });
+  await app.register(auth, { decide, envoyPathPrefix });
   let closed = false;
   app.addHook('preClose', (done) => {
     closed = true;

@@ -54,6 +54,8 @@ export interface AuthzServiceConfig extends CommonConfig {
   /** The listener's self-test: a probe notification every `intervalMs`, to be heard within `timeoutMs`. */
   listenerProbe: { intervalMs: number; timeoutMs: number };
   accessLog: boolean;
+  /** One access line per this many allowed (200) `/auth` answers; refusals and errors always get theirs. */
+  accessLogAllowedSample: number;
   /** X-Auth-Request-Jwt, the authz-service's own signed identity assertion; null when not configured. */
   upstreamJwt: UpstreamJwtConfig | null;
 }
@@ -143,6 +145,7 @@ export function loadAuthzServiceConfig(env: Env): AuthzServiceConfig {
       timeoutMs: r.int('LISTENER_PROBE_TIMEOUT_MS', { default: 500, min: 10, max: 60_000 }),
     },
     accessLog: r.bool('ACCESS_LOG', true),
+    accessLogAllowedSample: r.int('ACCESS_LOG_ALLOWED_SAMPLE', { default: 100, min: 1, max: 1_000_000 }),
     upstreamJwt,
   };
   r.done();

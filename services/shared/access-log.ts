@@ -12,6 +12,12 @@ export interface AccessLogOptions {
   logLevel?: LogLevel;
   /** Where the lines go (logging.ts `accessLineSink`: batched on stdout). */
   sink?: LineSink | InPlaceLineSink;
+  /**
+   * One line per `every` 200 answers of these routes together (the first, then every `every`th): the
+   * authz-service's allowed decisions (ACCESS_LOG_ALLOWED_SAMPLE). Every other answer of those routes,
+   * and of every other route, gets its line. Absent or 1: every answer.
+   */
+  sampleAllowed?: { routes: ReadonlySet<string>; every: number };
 }
 
 const SEVERITY: Record<string, number> = pino.levels.values;
@@ -66,7 +72,13 @@ export function accessLineWriter(opts: AccessLogOptions): { line: AccessLine; th
   let now = 0;
   let time = '0';
   const inPlace = takesBytes(sink) ? inPlaceLine(sink, head, bindings) : undefined;
+  const sampled = opts.sampleAllowed !== undefined && opts.sampleAllowed.every > 1 ? opts.sampleAllowed : undefined;
+  let skip = 0; // sampled answers to pass over before the next line
   const line: AccessLine = (requestId, method, route, rawUrl, status, elapsedMs, remote) => {
+    if (status === 200 && sampled?.routes.has(route)) {
+      if (skip > 0) return void skip--;
+      skip = sampled.every - 1;
+    }
     const q = rawUrl.indexOf('?');
     const t = Date.now();
     if (t !== now) time = String((now = t));

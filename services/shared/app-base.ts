@@ -16,6 +16,8 @@ export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression,
 export interface BaseOptions {
   config: Pick<CommonConfig, 'databaseUrl' | 'databasePoolMax' | 'logLevel'> & Partial<Pick<CommonConfig, 'logBufferBytes'>>;
   accessLog: AccessLogOptions['level'];
+  /** Allowed answers of one route written one in N (access-log.ts `sampleAllowed`). */
+  accessLogSample?: AccessLogOptions['sampleAllowed'];
   /** Where log lines go (tests capture them); stdout when absent. */
   logStream?: NodeJS.WritableStream;
   /** Largest accepted request body in bytes. */
@@ -56,7 +58,12 @@ export async function buildBaseApp(opts: BaseOptions): Promise<App> {
   // One onResponse hook: the latency histogram and the access line. Access lines in batches
   // (LOG_BUFFER_BYTES; flushed every second and at exit), or to the test's stream.
   const sink = opts.accessLog === 'silent' ? undefined : accessLineSink(opts.logStream, opts.config.logBufferBytes ?? 0);
-  await app.register(accessLog, { level: opts.accessLog, logLevel: opts.config.logLevel, ...(sink ? { sink } : {}) });
+  await app.register(accessLog, {
+    level: opts.accessLog,
+    logLevel: opts.config.logLevel,
+    ...(sink ? { sink } : {}),
+    ...(opts.accessLogSample ? { sampleAllowed: opts.accessLogSample } : {}),
+  });
   return app;
 }
 

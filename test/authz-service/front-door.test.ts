@@ -121,6 +121,26 @@ t.test('the front door writes the access line and the latency histogram as the r
   t.match(metrics, /http_request_duration_seconds_count\{route="\/auth",method="GET",status_class="2xx"\} 1\b/, 'observed once under the route template');
 });
 
+t.test('allowed decisions get one access line in ACCESS_LOG_ALLOWED_SAMPLE (default 100); refusals every one', async (t) => {
+  const db = await withDb(t);
+  const staff = await mintLive(db.kysely, key, { groups: ['staff'] });
+  const decisions = async (app: App, logs: { find: (f: (l: Record<string, unknown>) => boolean) => Record<string, unknown>[] }, allowed: number) => {
+    for (let i = 0; i < allowed; i++) {
+      t.equal((await app.inject({ method: 'GET', url: '/auth', headers: { ...nginx('/app/home'), authorization: `Bearer ${staff.token}` } })).statusCode, 200);
+      if (i % 10 === 0) t.equal((await app.inject({ method: 'GET', url: '/auth', headers: nginx('/app/home') })).statusCode, 401);
+    }
+    const lines = logs.find((l) => l.msg === 'request' && l.route === '/auth');
+    return { allowed: lines.filter((l) => l.status === 200).length, refused: lines.filter((l) => l.status === 401).length };
+  };
+  const byDefault = await buildAuthz(t, { databaseUrl: db.url, keys: [key] });
+  t.same(await decisions(byDefault.app, byDefault.logs, 250), { allowed: 3, refused: 25 }, 'default: the 1st, 101st and 201st allowed answer; all 25 refusals');
+  const sampled = await buildAuthz(t, { databaseUrl: db.url, keys: [key], env: { ACCESS_LOG_ALLOWED_SAMPLE: '7' } });
+  t.same(await decisions(sampled.app, sampled.logs, 30), { allowed: 5, refused: 3 }, '7: the 1st, 8th, 15th, 22nd and 29th');
+  const every = await buildAuthz(t, { databaseUrl: db.url, keys: [key], env: { ACCESS_LOG_ALLOWED_SAMPLE: '1' } });
+  t.same(await decisions(every.app, every.logs, 30), { allowed: 30, refused: 3 }, '1: every answer');
+  t.match(await byDefault.app.metrics.getSingleMetricAsString('http_request_duration_seconds'), /http_request_duration_seconds_count\{route="\/auth",method="GET",status_class="2xx"\} 250\b/, 'the histogram counts every answer');
+});
+
 t.test("a programming error in the decision is a 500 with Fastify's body, logged, never an allow", async (t) => {
   const logs = new LogCapture();
   const observed: number[] = [];

@@ -163,8 +163,10 @@ t.test('secrets.listenDatabaseUrl: LISTEN_DATABASE_URL_FILE from the chart Secre
 
   // The degraded mode's settings and the egress to the direct Postgres (DATABASE_URL being a pooler on 6432).
   const cm = (o: Parameters<typeof render>[1]) => (one(render(CHART, o), 'ConfigMap', FULL) as K8sObject & { data: Record<string, string> }).data;
-  t.match(cm(allFlags), { LIVENESS_DEGRADED_BATCH_MS: '10', LISTENER_PROBE_INTERVAL_MS: '1000', LISTENER_PROBE_TIMEOUT_MS: '750' });
-  t.notOk(['LIVENESS_DEGRADED_BATCH_MS', 'LISTENER_PROBE_INTERVAL_MS', 'LISTENER_PROBE_TIMEOUT_MS'].some((k) => k in cm(fromValues)), 'service defaults unless set');
+  t.match(cm(allFlags), { LIVENESS_DEGRADED_BATCH_MS: '10', LISTENER_PROBE_INTERVAL_MS: '1000', LISTENER_PROBE_TIMEOUT_MS: '750', ACCESS_LOG: 'false', ACCESS_LOG_ALLOWED_SAMPLE: '10' });
+  t.notOk(['LIVENESS_DEGRADED_BATCH_MS', 'LISTENER_PROBE_INTERVAL_MS', 'LISTENER_PROBE_TIMEOUT_MS', 'ACCESS_LOG_ALLOWED_SAMPLE'].some((k) => k in cm(fromValues)), 'service defaults unless set');
+  const sample = template(CHART, { ...fromValues, set: { ...config, 'config.accessLogAllowedSample': '0' } });
+  t.not(sample.status, 0, 'an access-line sample of 0 is rejected by the schema');
   type Np = K8sObject & { spec: { egress: unknown[] } };
   t.same((one(render(CHART, allFlags), 'NetworkPolicy') as Np).spec.egress.slice(0, 2), [
     { ports: [{ port: 6432, protocol: 'TCP' }], to: [{ ipBlock: { cidr: '10.20.0.0/16' } }] },

@@ -71,6 +71,26 @@ t.test("a route's own logLevel and LOG_LEVEL silence the line, never the latency
   t.same(warn.observed, ['GET /x/* 200']);
 });
 
+t.test('sampleAllowed: one line per N allowed answers of the sampled routes together; every other answer its own line', async (t) => {
+  const lines: string[] = [];
+  const writer = accessLineWriter({ level: 'info', sink: { write: (line: string) => void lines.push(line) }, sampleAllowed: { routes: new Set(['/auth', '/envoy/*']), every: 3 } })!;
+  const answers: [route: string, status: number][] = [
+    ['/auth', 200], ['/auth', 200], ['/auth', 403], ['/envoy/*', 200], ['/auth', 401], ['/auth', 200],
+    ['/healthz', 200], ['/auth', 200], ['/auth', 500], ['/auth', 200], ['/envoy/*', 200], ['/auth', 400],
+  ];
+  answers.forEach(([route, status], i) => writer.line(`req-${i}`, 'GET', route, route, status, 1, '10.0.0.1'));
+  const written = lines.map((l) => JSON.parse(l) as { request_id: string; route: string; status: number });
+  t.same(
+    written.map((l) => `${l.request_id} ${l.route} ${l.status}`),
+    ['req-0 /auth 200', 'req-2 /auth 403', 'req-4 /auth 401', 'req-5 /auth 200', 'req-6 /healthz 200', 'req-8 /auth 500', 'req-10 /envoy/* 200', 'req-11 /auth 400'],
+    'the 1st, 4th and 7th allowed decisions, across both routes; every refusal, error and other route',
+  );
+  const every = accessLineWriter({ level: 'info', sink: { write: (line: string) => void lines.push(line) }, sampleAllowed: { routes: new Set(['/auth']), every: 1 } })!;
+  lines.length = 0;
+  for (let i = 0; i < 5; i++) every.line(`req-${i}`, 'GET', '/auth', '/auth', 200, 1, undefined);
+  t.equal(lines.length, 5, 'every: 1 writes every allowed answer');
+});
+
 t.test('duration_ms: the integer formatting writes what JSON.stringify writes for the rounded number', async (t) => {
   const json = (ms: number) => JSON.stringify(Math.round(ms * 100) / 100);
   let wrong = 0;

@@ -50,7 +50,7 @@ t.test('common variables: one problem per bad variable, each naming it', async (
 
 t.test('defaults: 0.0.0.0, token-service 8080/9464, authz-service 8081/9465', async (t) => {
   t.match(token({ DATABASE_URL: DB }), { host: '0.0.0.0', port: 8080, metricsPort: 9464, logLevel: 'info', databaseUrl: DB });
-  t.match(authz({ DATABASE_URL: DB }), { host: '0.0.0.0', port: 8081, metricsPort: 9465, frontEnd: 'nginx' });
+  t.match(authz({ DATABASE_URL: DB }), { host: '0.0.0.0', port: 8081, metricsPort: 9465, frontEnd: 'nginx', accessLog: true, accessLogAllowedSample: 100 });
 });
 
 t.test('secrets are read from *_FILE; giving both is an error; an unreadable file is named', async (t) => {
@@ -104,6 +104,7 @@ t.test('service variables: each problem names its variable', async (t) => {
     { name: 'both key sources', load: () => authz({ DATABASE_URL: DB, JWKS_URL: 'http://token/.well-known/jwks.json' }), problems: ['JWT_PUBLIC_KEYS: set either JWT_PUBLIC_KEYS (or _FILE) or JWKS_URL, not both'] },
     { name: 'no key source', load: () => loadAuthzServiceConfig({ ...authzEnv, JWT_PUBLIC_KEYS: '', DATABASE_URL: DB }), problems: ['JWT_PUBLIC_KEYS: required: JWT_PUBLIC_KEYS (or JWT_PUBLIC_KEYS_FILE) or JWKS_URL'] },
     { name: 'unknown path relaxation', load: () => authz({ DATABASE_URL: DB, PATH_RELAXATIONS: 'encoded-slash,anything' }), problems: ['PATH_RELAXATIONS: unknown relaxation "anything" (known: encoded-slash, dot-segments, path-parameters, double-encoding, backslash, no-merge-slashes)'] },
+    { name: 'access-line sample of 0', load: () => authz({ DATABASE_URL: DB, ACCESS_LOG_ALLOWED_SAMPLE: '0' }), problems: ['ACCESS_LOG_ALLOWED_SAMPLE: expected an integer between 1 and 1000000, got "0"'] },
     { name: 'missing policy file variable', load: () => loadAuthzServiceConfig({ ...authzEnv, POLICY_FILE: '', DATABASE_URL: DB }), problems: ['POLICY_FILE: required'] },
   ];
   for (const row of rows) t.same(problemsOf(row.load), row.problems, row.name);

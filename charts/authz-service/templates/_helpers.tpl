@@ -82,6 +82,7 @@ saml-authz-common.env.configMapData, so that the service's own default applies.
   "LISTENER_PROBE_INTERVAL_MS" $c.listenerProbe.intervalMs
   "LISTENER_PROBE_TIMEOUT_MS" $c.listenerProbe.timeoutMs
   "ACCESS_LOG" $c.accessLog
+  "ACCESS_LOG_ALLOWED_SAMPLE" $c.accessLogAllowedSample
   "ALLOW_METHOD_OVERRIDE" $c.allowMethodOverride
   "REFUSAL_HEADERS" $c.refusalHeaders
   "INGRESS_CHECK_REQUEST_REDIRECT" $c.ingressCheckRequestRedirect

@@ -12,6 +12,12 @@ export function supportEveryMethod(app: FastifyInstance): void {
   }
 }
 
+/** The routes that answer decisions: `/auth` and, with `ENVOY_PATH_PREFIX`, the prefix and what is under it. */
+export function decisionRoutes(opts: { envoyPathPrefix: string | null }): Set<string> {
+  const prefix = opts.envoyPathPrefix;
+  return new Set(prefix === null ? ['/auth'] : ['/auth', prefix, `${prefix}/*`]);
+}
+
 /**
  * `/auth` (and Envoy's path prefix) as Fastify routes: every request the front door
  * (routes/front-door.ts) leaves to the router — Envoy's, a request with a body, an unusual URL form,
@@ -28,11 +34,7 @@ const auth: FastifyPluginAsync<{ decide: Decide; envoyPathPrefix: string | null 
     return typeof status === 'number' ? answer(reply, status, out) : status.then((s) => answer(reply, s, out));
   };
 
-  app.route({ method: ALL_METHODS, url: '/auth', handler });
-  if (envoyPathPrefix !== null) {
-    app.route({ method: ALL_METHODS, url: envoyPathPrefix, handler });
-    app.route({ method: ALL_METHODS, url: `${envoyPathPrefix}/*`, handler });
-  }
+  for (const url of decisionRoutes({ envoyPathPrefix })) app.route({ method: ALL_METHODS, url, handler });
 };
 
 function answer(reply: FastifyReply, status: number, headers: readonly string[]): FastifyReply {
