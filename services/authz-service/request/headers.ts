@@ -37,31 +37,18 @@ export function header(
 }
 
 export function repeats(raw: readonly string[], names: readonly string[]): boolean {
-  // Runs on every request: no Set, and no lower-cased copy of a header name.
+  // Runs on every request: no Set, and a header name is lower-cased only when its length fits.
   let seen = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] ?? '';
     for (let j = 0; j < names.length; j++) {
-      if (!sameName(name, names[j]!)) continue;
+      const wanted = names[j]!;
+      if (name.length !== wanted.length || name.toLowerCase() !== wanted) continue;
       if (seen & (1 << j)) return true;
       seen |= 1 << j;
     }
   }
   return false;
-}
-
-/**
- * Whether a header name as sent is `lower` (lower-case ASCII) ignoring ASCII case, as HTTP compares
- * names. Only A-Z fold: a name is a token (ASCII; Node's parser refuses anything else), and unlike
- * `toLowerCase` no other character (the Kelvin sign) can turn into a letter of `lower`.
- */
-function sameName(name: string, lower: string): boolean {
-  if (name.length !== lower.length) return false;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if ((c >= 65 && c <= 90 ? c | 0x20 : c) !== lower.charCodeAt(i)) return false;
-  }
-  return true;
 }
 
 /**
