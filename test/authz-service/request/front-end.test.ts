@@ -1,11 +1,12 @@
 import t from 'tap';
+import fc from 'fast-check';
 import {
   readOriginalRequest,
   type AuthRequestInput,
   type FrontEnd,
   type ReadResult,
 } from '../../../services/authz-service/request/front-end.js';
-import { splitAbsoluteUrl } from '../../../services/authz-service/request/headers.js';
+import { repeats, splitAbsoluteUrl } from '../../../services/authz-service/request/headers.js';
 
 type Headers = AuthRequestInput['headers'];
 type Row = [name: string, frontEnd: FrontEnd, input: Partial<AuthRequestInput>, expected: ReadResult];
@@ -193,4 +194,23 @@ t.test('envoy: a configured prefix', async (t) => {
 
 t.test('splitAbsoluteUrl keeps the raw path', async (t) => {
   t.same(splitAbsoluteUrl('https://a.com/x/../%2F;y?z#f'), { ok: true, host: 'a.com', rawPath: '/x/../%2F;y?z#f' });
+});
+
+t.test('repeats: a name read twice in any letter case, whatever else is sent (property)', async (t) => {
+  const names = ['x-original-uri', 'x-original-method', 'host'];
+  // Names near the read ones: each character of a read name in either case, or a neighbour of it.
+  const near = fc.constantFrom(...names).chain((n) =>
+    fc.array(fc.constantFrom('upper', 'lower', 'other'), { minLength: n.length, maxLength: n.length }).map((how) =>
+      [...n].map((c, i) => (how[i] === 'upper' ? c.toUpperCase() : how[i] === 'lower' ? c : String.fromCharCode(c.charCodeAt(0) ^ 1))).join(''),
+    ),
+  );
+  const name = fc.oneof(near, fc.constantFrom('Authorization', 'X-Real-IP', 'Connection'));
+  fc.assert(
+    fc.property(fc.array(name, { maxLength: 8 }), (sent) => {
+      const read = sent.map((n) => n.toLowerCase()).filter((n) => names.includes(n));
+      return repeats(sent.flatMap((n) => [n, 'v']), names) === new Set(read).size < read.length;
+    }),
+    { numRuns: 5000 },
+  );
+  t.pass('5,000 header lists');
 });
