@@ -29,7 +29,7 @@ export async function hotPath(ctx: BenchContext): Promise<CaseResult> {
   });
   const [b, a, e] = await interleave(
     [target('bare Fastify', `${bare.url}/app/home`, bare.proc.pid), target('authz /auth', `${authz.url}/auth`, authz.proc.pid), target('authz /auth, ACCESS_LOG_ALLOWED_SAMPLE=1', `${everyLine.url}/auth`, everyLine.proc.pid)],
-    { rounds: ctx.quick ? 2 : 6, seconds: ctx.quick ? 3 : 4, warmupSeconds: 2 },
+    { rounds: ctx.quick ? 2 : 12, seconds: 3, warmupSeconds: 2 },
     ctx.log,
   );
   // Latency below saturation: the same offered rate to both, alternating: a quarter of what authz

@@ -108,7 +108,7 @@ export async function throughNginx(ctx: BenchContext): Promise<CaseResult> {
   const target = (name: string, port: number): Target => ({ name, pids, load: { url: `http://127.0.0.1:${port}/app/home`, connections: CONNECTIONS, headers } });
   const [ceiling, auth, open] = await interleave(
     [target('NGINX auth_request → do-nothing auth, → bare', ports.ceilingPort), target('NGINX auth_request → authz, → bare', ports.protectedPort), target('NGINX → bare (no auth_request)', ports.openPort)],
-    { rounds: ctx.quick ? 2 : 6, seconds: ctx.quick ? 3 : 4, warmupSeconds: 2 },
+    { rounds: ctx.quick ? 2 : 12, seconds: 3, warmupSeconds: 2 },
     ctx.log,
   );
   const ratio = pairedRatio(auth!, ceiling!);
