@@ -45,7 +45,7 @@ export function samlEnv(idp: KeyPair): Record<string, string> {
 
 export async function issuance(ctx: BenchContext): Promise<CaseResult> {
   // Many short rounds: this VM's speed drifts within seconds, and a ratio is taken per round pair.
-  const rounds = ctx.quick ? 2 : 8;
+  const rounds = ctx.quick ? 2 : 16;
   const perRound = ctx.quick ? 100 : 200;
   // Enough for the JIT to settle: with 150, the first rounds still ran 20-30 % slower on every side.
   const warmup = ctx.quick ? 40 : 500;
