@@ -54,7 +54,7 @@ export interface AuthzServiceConfig extends CommonConfig {
   /** The listener's self-test: a probe notification every `intervalMs`, to be heard within `timeoutMs`. */
   listenerProbe: { intervalMs: number; timeoutMs: number };
   accessLog: boolean;
-  /** One access line per this many allowed (200) `/auth` answers; refusals and errors always get theirs. */
+  /** One access line per this many allowed (200) decisions (`/auth`, Envoy's prefix); refusals and errors always get theirs. */
   accessLogAllowedSample: number;
   /** X-Auth-Request-Jwt, the authz-service's own signed identity assertion; null when not configured. */
   upstreamJwt: UpstreamJwtConfig | null;

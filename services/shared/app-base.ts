@@ -16,7 +16,7 @@ export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression,
 export interface BaseOptions {
   config: Pick<CommonConfig, 'databaseUrl' | 'databasePoolMax' | 'logLevel'> & Partial<Pick<CommonConfig, 'logBufferBytes'>>;
   accessLog: AccessLogOptions['level'];
-  /** Allowed answers of one route written one in N (access-log.ts `sampleAllowed`). */
+  /** Allowed answers of the given routes get a line one in N (access-log.ts `sampleAllowed`). */
   accessLogSample?: AccessLogOptions['sampleAllowed'];
   /** Where log lines go (tests capture them); stdout when absent. */
   logStream?: NodeJS.WritableStream;

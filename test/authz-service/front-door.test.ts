@@ -124,7 +124,7 @@ t.test('the front door writes the access line and the latency histogram as the r
 t.test('allowed decisions get one access line in ACCESS_LOG_ALLOWED_SAMPLE (default 100); refusals every one', async (t) => {
   const db = await withDb(t);
   const staff = await mintLive(db.kysely, key, { groups: ['staff'] });
-  const decisions = async (app: App, logs: { find: (f: (l: Record<string, unknown>) => boolean) => Record<string, unknown>[] }, allowed: number) => {
+  const decisions = async (app: App, logs: LogCapture, allowed: number) => {
     for (let i = 0; i < allowed; i++) {
       t.equal((await app.inject({ method: 'GET', url: '/auth', headers: { ...nginx('/app/home'), authorization: `Bearer ${staff.token}` } })).statusCode, 200);
       if (i % 10 === 0) t.equal((await app.inject({ method: 'GET', url: '/auth', headers: nginx('/app/home') })).statusCode, 401);

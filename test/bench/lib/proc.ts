@@ -83,8 +83,8 @@ export async function waitForHttp(url: string, timeoutMs = 15_000): Promise<void
 
 /**
  * A /proc `stat` file (a process's, or a thread's under task/): its command name, the fields after it
- * (the name may contain spaces: they start at ") "; `fields[0]` is the state, field 3), and its user
- * and system CPU seconds (fields 14 and 15).
+ * (the name may contain spaces: they start at ") "; `fields[0]` is the state, field 3), its user and
+ * system CPU seconds (fields 14 and 15), and those of the children it has reaped (fields 16 and 17).
  */
 export function procStat(path: string): { name: string; fields: string[]; userSeconds: number; systemSeconds: number; reapedSeconds: number } {
   const stat = readFileSync(path, 'utf8');
@@ -94,15 +94,8 @@ export function procStat(path: string): { name: string; fields: string[]; userSe
     fields,
     userSeconds: Number(fields[11]) / CLK_TCK,
     systemSeconds: Number(fields[12]) / CLK_TCK,
-    // cutime + cstime: the CPU of the children it has waited for (an exited Postgres backend's, in the postmaster's)
     reapedSeconds: (Number(fields[13]) + Number(fields[14])) / CLK_TCK,
   };
-}
-
-/** user + system CPU seconds of one process (all its threads). */
-export function cpuSeconds(pid: number): number {
-  const { userSeconds, systemSeconds } = procStat(`/proc/${pid}/stat`);
-  return userSeconds + systemSeconds;
 }
 
 /** The process and its descendants (NGINX workers, Postgres backends). */
